@@ -1,0 +1,24 @@
+//! The task-run model of tasklens, shared by every crate.
+//!
+//! A task run is identified by its [`RunKey`] (source system, task id, attempt) and reaches
+//! tasklens as several [`TaskRunEvent`]s (enqueued, started, finished), possibly out of order and
+//! possibly more than once. [`RunState::merge`] is the one rule that folds them into the row the
+//! store keeps; it is a join (commutative, associative, idempotent), so the row converges to the
+//! same state whatever the order or duplication of events.
+//!
+//! Architecture Invariant: this crate does no I/O. It holds the rules (merge, validation, size
+//! caps, histogram bins, time-bucket plans) so they can be tested with tables and properties, and
+//! so every store backend applies the same ones.
+
+pub mod histogram;
+pub mod limits;
+pub mod rollup;
+pub mod run;
+pub mod status;
+pub mod window;
+
+pub use histogram::Histogram;
+pub use rollup::{Contribution, RollupChanges, RollupDelta, RollupKey};
+pub use run::{RunKey, RunState, RuleViolation, TaskRunEvent, ValidationRule};
+pub use status::{ParseEnumError, SourceSystem, TaskStatus};
+pub use window::{BucketSpan, Granularity, WindowPiece};
