@@ -69,7 +69,7 @@ pub enum WindowPiece {
 pub fn split(start: DateTime<Utc>, end: Option<DateTime<Utc>>) -> Vec<WindowPiece> {
     use Granularity::{Day, Hour, Minute};
     let mut pieces = Vec::new();
-    let mut push_raw = |pieces: &mut Vec<WindowPiece>, from: DateTime<Utc>, to| {
+    let push_raw = |pieces: &mut Vec<WindowPiece>, from: DateTime<Utc>, to| {
         if from < to {
             pieces.push(WindowPiece::Raw { from, to });
         }

@@ -1,1 +1,53 @@
+//! The task-run store: the one place where tasklens reads and writes task runs.
+//!
+//! [`TaskStore`] is the interface every part of tasklens uses; [`PgStore`] implements it on
+//! PostgreSQL. A second, embedded backend comes later behind the same trait, and the same test
+//! suite runs against both.
+//!
+//! Architecture Invariant: every SQL statement of the project lives in this crate. Callers pass
+//! typed values; nothing a client sends reaches SQL as text.
 
+mod error;
+pub mod figures;
+mod postgres;
+mod types;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use tasklens_model::TaskRunEvent;
+
+pub use error::StoreError;
+pub use postgres::{PgStore, PgStoreOptions, redact_url};
+pub use types::*;
+
+/// Reads and writes task runs.
+#[async_trait]
+pub trait TaskStore: Send + Sync {
+    /// Writes a batch of events in one transaction, merging each into its run's row with
+    /// [`tasklens_model::RunState::merge`] and updating the rollups in the same transaction.
+    /// Events that break a rule are refused one by one (see [`WriteOutcome::rejected`]); the
+    /// rest of the batch is written. When this returns `Ok`, the batch is committed.
+    async fn write_batch(&self, events: Vec<TaskRunEvent>) -> Result<WriteOutcome, StoreError>;
+
+    /// Figures per task type for the runs created since `since`, from rollups.
+    async fn metrics(&self, since: DateTime<Utc>) -> Result<Vec<TaskMetrics>, StoreError>;
+
+    /// One page of runs, newest first, with the total count of matching runs.
+    async fn history(&self, query: &HistoryQuery) -> Result<HistoryPage, StoreError>;
+
+    /// One run in full, with the other attempts of its task id.
+    async fn run(&self, id: i64) -> Result<Option<RunDetail>, StoreError>;
+
+    /// Throughput by status and duration percentiles per task type and time bucket.
+    async fn timeseries(&self, query: &TimeseriesQuery) -> Result<Vec<TimeseriesPoint>, StoreError>;
+
+    /// The task types that have runs in the store.
+    async fn task_names(&self) -> Result<Vec<String>, StoreError>;
+
+    /// Creates upcoming partitions and removes data older than the retention period. At most one
+    /// caller runs it at a time; the others get [`MaintenanceReport::skipped`].
+    async fn maintain(&self, policy: &RetentionPolicy) -> Result<MaintenanceReport, StoreError>;
+
+    /// Whether the database answers (for readiness probes).
+    async fn ping(&self) -> Result<(), StoreError>;
+}

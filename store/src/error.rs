@@ -1,0 +1,70 @@
+use tasklens_model::RuleViolation;
+
+/// What can go wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("invalid database URL {url}: {reason}")]
+    InvalidUrl { url: String, reason: String },
+
+    #[error("cannot connect to PostgreSQL at {target}: {reason}")]
+    Connect { target: String, reason: String },
+
+    /// The database cannot be reached now; the same call may succeed later.
+    #[error("database unavailable: {0}")]
+    Unavailable(#[source] sqlx::Error),
+
+    /// A row broke a rule enforced by the database (the constraint is named after the rule).
+    #[error("the database refused a row: rule {rule} was broken")]
+    RuleViolated { rule: String },
+
+    /// A validation error for a whole batch, kept for callers that refuse rather than skip.
+    #[error(transparent)]
+    Invalid(#[from] RuleViolation),
+
+    /// A query with arguments that make no sense (a start after its end...).
+    #[error("invalid query: {0}")]
+    InvalidQuery(String),
+
+    #[error("migrations failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+
+    #[error("database error: {0}")]
+    Database(#[source] sqlx::Error),
+
+    /// A value read from the database does not fit the model (a bug or a manual edit).
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    /// Whether retrying later can succeed (the collector answers "retry" to its senders).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Unavailable(_) | Self::Connect { .. })
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        match &err {
+            sqlx::Error::Io(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed
+            | sqlx::Error::Tls(_) => StoreError::Unavailable(err),
+            sqlx::Error::Database(db) => {
+                let code = db.code().unwrap_or_default();
+                if code == "23514" {
+                    StoreError::RuleViolated {
+                        rule: db.constraint().unwrap_or("unknown").to_owned(),
+                    }
+                } else if code.starts_with("08") || code == "57P01" || code == "57P03" {
+                    // connection exceptions, admin shutdown, cannot connect now
+                    StoreError::Unavailable(err)
+                } else {
+                    StoreError::Database(err)
+                }
+            }
+            _ => StoreError::Database(err),
+        }
+    }
+}

@@ -1,0 +1,384 @@
+//! The batch write: merge events into rows and rollups, in one transaction.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use serde_json::Value;
+use sqlx::{PgPool, Postgres, Row, Transaction};
+use tasklens_model::{Contribution, RollupChanges, RollupDelta, RollupKey, RunState, TaskRunEvent};
+use uuid::Uuid;
+
+use super::rows::{RUN_COLUMNS, stored_run};
+use crate::error::StoreError;
+use crate::types::{RunChange, StoredRun, WriteOutcome};
+
+/// Finds or creates each run's identity. `DO UPDATE` (not `DO NOTHING`) so that existing keys
+/// are returned too, and locked until commit: concurrent writers of one run take turns. Keys
+/// arrive sorted, so two batches lock shared keys in the same order and cannot deadlock.
+const IDENTITY_SQL: &str = "\
+INSERT INTO task_run_keys AS k (run_key, id, created_at)
+SELECT key, nextval('task_execution_logs_id_seq'), first_seen
+FROM unnest($1::uuid[], $2::timestamptz[]) AS u(key, first_seen)
+ON CONFLICT (run_key) DO UPDATE SET run_key = EXCLUDED.run_key
+RETURNING k.run_key, k.id, k.created_at, (k.xmax = 0) AS inserted";
+
+const UNNEST_RUNS: &str = "unnest($1::int8[], $2::timestamptz[], $3::timestamptz[], \
+     $4::timestamptz[], $5::timestamptz[], $6::timestamptz[], $7::int8[], $8::int8[], \
+     $9::int4[], $10::text[], $11::text[], $12::text[], $13::text[], $14::bytea[], $15::bytea[], \
+     $16::text[], $17::text[], $18::text[], $19::text[], $20::jsonb[], $21::text[], $22::text[]) \
+     AS u(id, created_at, updated_at, enqueued_at, started_at, completed_at, duration_ms, \
+     queue_wait_ms, attempt, status, source, task_name, task_id, trace_id, span_id, queue, \
+     service_name, worker_host, error_type, params, error_message, error_traceback)";
+
+fn insert_sql() -> String {
+    format!(
+        "INSERT INTO task_execution_logs (id, created_at, updated_at, enqueued_at, started_at, \
+         completed_at, duration_ms, queue_wait_ms, attempt, status, source, task_name, task_id, \
+         trace_id, span_id, queue, service_name, worker_host, error_type, params, error_message, \
+         error_traceback) \
+         SELECT id, created_at, updated_at, enqueued_at, started_at, completed_at, duration_ms, \
+         queue_wait_ms, attempt, status::task_status, source::task_source, task_name, task_id, \
+         trace_id, span_id, queue, service_name, worker_host, error_type, params, error_message, \
+         error_traceback FROM {UNNEST_RUNS}"
+    )
+}
+
+fn update_sql() -> String {
+    format!(
+        "UPDATE task_execution_logs AS t SET updated_at = u.updated_at, \
+         enqueued_at = u.enqueued_at, started_at = u.started_at, completed_at = u.completed_at, \
+         duration_ms = u.duration_ms, queue_wait_ms = u.queue_wait_ms, \
+         status = u.status::task_status, task_name = u.task_name, trace_id = u.trace_id, \
+         span_id = u.span_id, queue = u.queue, service_name = u.service_name, \
+         worker_host = u.worker_host, error_type = u.error_type, params = u.params, \
+         error_message = u.error_message, error_traceback = u.error_traceback \
+         FROM {UNNEST_RUNS} \
+         WHERE t.id = u.id AND t.created_at = u.created_at \
+         AND t.created_at >= $23 AND t.created_at <= $24"
+    )
+}
+
+const ROLLUP_SQL: &str = "\
+INSERT INTO task_rollups AS r (granularity, bucket, task_name, pending, running, success, failed,
+    duration_count, duration_sum_ms, duration_hist, wait_count, wait_sum_ms, wait_hist)
+SELECT g::rollup_granularity, b, n, p, ru, s, f, dc, ds, dh::bigint[], wc, ws, wh::bigint[]
+FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::int8[], $5::int8[], $6::int8[],
+    $7::int8[], $8::int8[], $9::int8[], $10::text[], $11::int8[], $12::int8[], $13::text[])
+    AS u(g, b, n, p, ru, s, f, dc, ds, dh, wc, ws, wh)
+ON CONFLICT (granularity, bucket, task_name) DO UPDATE SET
+    pending = r.pending + EXCLUDED.pending,
+    running = r.running + EXCLUDED.running,
+    success = r.success + EXCLUDED.success,
+    failed = r.failed + EXCLUDED.failed,
+    duration_count = r.duration_count + EXCLUDED.duration_count,
+    duration_sum_ms = r.duration_sum_ms + EXCLUDED.duration_sum_ms,
+    duration_hist = tasklens_hist_add(r.duration_hist, EXCLUDED.duration_hist),
+    wait_count = r.wait_count + EXCLUDED.wait_count,
+    wait_sum_ms = r.wait_sum_ms + EXCLUDED.wait_sum_ms,
+    wait_hist = tasklens_hist_add(r.wait_hist, EXCLUDED.wait_hist)";
+
+/// Column-wise arrays of runs, bound to `UNNEST_RUNS`.
+#[derive(Default)]
+struct RunColumns {
+    id: Vec<i64>,
+    created_at: Vec<DateTime<Utc>>,
+    updated_at: Vec<DateTime<Utc>>,
+    enqueued_at: Vec<Option<DateTime<Utc>>>,
+    started_at: Vec<Option<DateTime<Utc>>>,
+    completed_at: Vec<Option<DateTime<Utc>>>,
+    duration_ms: Vec<Option<i64>>,
+    queue_wait_ms: Vec<Option<i64>>,
+    attempt: Vec<i32>,
+    status: Vec<&'static str>,
+    source: Vec<&'static str>,
+    task_name: Vec<String>,
+    task_id: Vec<String>,
+    trace_id: Vec<Option<Vec<u8>>>,
+    span_id: Vec<Option<Vec<u8>>>,
+    queue: Vec<Option<String>>,
+    service_name: Vec<Option<String>>,
+    worker_host: Vec<Option<String>>,
+    error_type: Vec<Option<String>>,
+    params: Vec<Option<Value>>,
+    error_message: Vec<Option<String>>,
+    error_traceback: Vec<Option<String>>,
+}
+
+impl RunColumns {
+    fn push(&mut self, run: &StoredRun) {
+        let s = &run.state;
+        self.id.push(run.id);
+        self.created_at.push(run.created_at);
+        self.updated_at.push(run.updated_at);
+        self.enqueued_at.push(s.enqueued_at);
+        self.started_at.push(s.started_at);
+        self.completed_at.push(s.completed_at);
+        self.duration_ms.push(s.duration_ms());
+        self.queue_wait_ms.push(s.queue_wait_ms());
+        self.attempt.push(s.attempt);
+        self.status.push(s.status.as_str());
+        self.source.push(s.source.as_str());
+        self.task_name.push(s.task_name.clone());
+        self.task_id.push(s.task_id.clone());
+        self.trace_id.push(s.trace_id.map(|t| t.to_vec()));
+        self.span_id.push(s.span_id.map(|t| t.to_vec()));
+        self.queue.push(s.queue.clone());
+        self.service_name.push(s.service_name.clone());
+        self.worker_host.push(s.worker_host.clone());
+        self.error_type.push(s.error_type.clone());
+        self.params.push(s.params.clone());
+        self.error_message.push(s.error_message.clone());
+        self.error_traceback.push(s.error_traceback.clone());
+    }
+
+    fn is_empty(&self) -> bool {
+        self.id.is_empty()
+    }
+
+    /// Runs `sql` over these rows; `partition_bounds` also binds `$23`/`$24` to the earliest and
+    /// latest `created_at`, for statements that use them to skip partitions.
+    async fn execute(
+        self,
+        sql: &str,
+        partition_bounds: bool,
+        tx: &mut Transaction<'_, Postgres>,
+    ) -> Result<u64, StoreError> {
+        let (low, high) = bounds(&self.created_at);
+        let mut query = sqlx::query(sql)
+            .bind(self.id)
+            .bind(self.created_at)
+            .bind(self.updated_at)
+            .bind(self.enqueued_at)
+            .bind(self.started_at)
+            .bind(self.completed_at)
+            .bind(self.duration_ms)
+            .bind(self.queue_wait_ms)
+            .bind(self.attempt)
+            .bind(self.status)
+            .bind(self.source)
+            .bind(self.task_name)
+            .bind(self.task_id)
+            .bind(self.trace_id)
+            .bind(self.span_id)
+            .bind(self.queue)
+            .bind(self.service_name)
+            .bind(self.worker_host)
+            .bind(self.error_type)
+            .bind(self.params)
+            .bind(self.error_message)
+            .bind(self.error_traceback);
+        if partition_bounds {
+            query = query.bind(low).bind(high);
+        }
+        Ok(query.execute(&mut **tx).await?.rows_affected())
+    }
+}
+
+/// The earliest and latest of some timestamps (bounds that let PostgreSQL skip partitions).
+fn bounds(times: &[DateTime<Utc>]) -> (DateTime<Utc>, DateTime<Utc>) {
+    let low = times.iter().min().copied().unwrap_or_default();
+    let high = times.iter().max().copied().unwrap_or_default();
+    (low, high)
+}
+
+/// `{1,0,-2}`: a histogram as a PostgreSQL array literal (bound as text, cast in SQL).
+fn array_literal(counts: &[i64]) -> String {
+    let mut out = String::with_capacity(counts.len() * 3 + 2);
+    out.push('{');
+    for (i, count) in counts.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let _ = write!(out, "{count}");
+    }
+    out.push('}');
+    out
+}
+
+async fn apply_rollups(
+    changes: Vec<(RollupKey, RollupDelta)>,
+    tx: &mut Transaction<'_, Postgres>,
+) -> Result<(), StoreError> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let n = changes.len();
+    let (mut g, mut b, mut name) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+    let mut counts: [Vec<i64>; 4] = Default::default();
+    let (mut dc, mut ds, mut dh) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+    let (mut wc, mut ws, mut wh) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+    for (key, delta) in changes {
+        g.push(key.granularity.as_str());
+        b.push(key.bucket);
+        name.push(key.task_name);
+        for (column, count) in counts.iter_mut().zip(delta.status_counts) {
+            column.push(count);
+        }
+        dc.push(delta.duration_count);
+        ds.push(delta.duration_sum_ms);
+        dh.push(array_literal(delta.duration_hist.counts()));
+        wc.push(delta.wait_count);
+        ws.push(delta.wait_sum_ms);
+        wh.push(array_literal(delta.wait_hist.counts()));
+    }
+    let [pending, running, success, failed] = counts;
+    sqlx::query(ROLLUP_SQL)
+        .bind(g)
+        .bind(b)
+        .bind(name)
+        .bind(pending)
+        .bind(running)
+        .bind(success)
+        .bind(failed)
+        .bind(dc)
+        .bind(ds)
+        .bind(dh)
+        .bind(wc)
+        .bind(ws)
+        .bind(wh)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+struct Identity {
+    id: i64,
+    created_at: DateTime<Utc>,
+    inserted: bool,
+}
+
+pub(super) async fn write_batch(
+    pool: &PgPool,
+    events: Vec<TaskRunEvent>,
+) -> Result<WriteOutcome, StoreError> {
+    // Merge the batch's own events first: one row change per run, whatever the batch holds.
+    let mut rejected = Vec::new();
+    let mut incoming: BTreeMap<Uuid, (RunState, DateTime<Utc>)> = BTreeMap::new();
+    for event in events {
+        let event = match event.prepare() {
+            Ok(event) => event,
+            Err(violation) => {
+                rejected.push(violation);
+                continue;
+            }
+        };
+        let digest = event.run.key().digest();
+        match incoming.remove(&digest) {
+            Some((state, seen)) => {
+                incoming.insert(digest, (state.merge(event.run), seen.min(event.observed_at)))
+            }
+            None => incoming.insert(digest, (event.run, event.observed_at)),
+        };
+    }
+    if incoming.is_empty() {
+        return Ok(WriteOutcome {
+            changed: Vec::new(),
+            rejected,
+        });
+    }
+
+    let mut tx = pool.begin().await?;
+    let keys: Vec<Uuid> = incoming.keys().copied().collect();
+    let first_seen: Vec<DateTime<Utc>> = incoming.values().map(|(_, seen)| *seen).collect();
+    let mut identities = HashMap::with_capacity(keys.len());
+    for row in sqlx::query(IDENTITY_SQL)
+        .bind(&keys)
+        .bind(&first_seen)
+        .fetch_all(&mut *tx)
+        .await?
+    {
+        let key: Uuid = row.try_get("run_key")?;
+        identities.insert(
+            key,
+            Identity {
+                id: row.try_get("id")?,
+                created_at: row.try_get("created_at")?,
+                inserted: row.try_get("inserted")?,
+            },
+        );
+    }
+
+    let existing: Vec<&Identity> = identities.values().filter(|i| !i.inserted).collect();
+    let mut current: HashMap<i64, StoredRun> = HashMap::with_capacity(existing.len());
+    if !existing.is_empty() {
+        let ids: Vec<i64> = existing.iter().map(|i| i.id).collect();
+        let created: Vec<DateTime<Utc>> = existing.iter().map(|i| i.created_at).collect();
+        let (low, high) = bounds(&created);
+        let sql = format!(
+            "SELECT {RUN_COLUMNS} FROM task_execution_logs \
+             WHERE id = ANY($1) AND created_at >= $2 AND created_at <= $3"
+        );
+        for row in sqlx::query(&sql)
+            .bind(&ids)
+            .bind(low)
+            .bind(high)
+            .fetch_all(&mut *tx)
+            .await?
+        {
+            let run = stored_run(&row)?;
+            current.insert(run.id, run);
+        }
+    }
+
+    let now = Utc::now()
+        .duration_trunc(TimeDelta::microseconds(1))
+        .unwrap_or_else(|_| Utc::now());
+    let (mut inserts, mut updates) = (RunColumns::default(), RunColumns::default());
+    let mut rollups = RollupChanges::default();
+    let mut changed = Vec::new();
+    for (digest, (state, _)) in incoming {
+        let Some(identity) = identities.get(&digest) else {
+            return Err(StoreError::Corrupt(format!("no identity returned for run key {digest}")));
+        };
+        // A run whose key survives but whose row expired is written again as new.
+        let before = current.remove(&identity.id);
+        let merged = match &before {
+            Some(before) => before.state.clone().merge(state),
+            None => state,
+        };
+        if before.as_ref().is_some_and(|b| b.state == merged) {
+            continue; // a duplicate: nothing new
+        }
+        let before_contribution = before.as_ref().map(|b| Contribution::of(&b.state));
+        rollups.record(
+            identity.created_at,
+            before_contribution.as_ref(),
+            &Contribution::of(&merged),
+        );
+        let run = StoredRun {
+            id: identity.id,
+            created_at: identity.created_at,
+            updated_at: now,
+            state: merged,
+        };
+        match &before {
+            Some(_) => updates.push(&run),
+            None => inserts.push(&run),
+        }
+        changed.push(RunChange {
+            run,
+            previous_status: before.map(|b| b.state.status),
+        });
+    }
+    if !inserts.is_empty() {
+        inserts.execute(&insert_sql(), false, &mut tx).await?;
+    }
+    if !updates.is_empty() {
+        updates.execute(&update_sql(), true, &mut tx).await?;
+    }
+    apply_rollups(rollups.into_changes(), &mut tx).await?;
+    tx.commit().await?;
+    Ok(WriteOutcome { changed, rejected })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_literals() {
+        assert_eq!(array_literal(&[]), "{}");
+        assert_eq!(array_literal(&[1, 0, -2]), "{1,0,-2}");
+    }
+}

@@ -1,0 +1,385 @@
+//! The store against a real PostgreSQL: each test gets a fresh, migrated database.
+
+mod common;
+
+use chrono::{TimeDelta, Utc};
+use common::{Life, all_runs, base_time, store};
+use serde_json::json;
+use sqlx::PgPool;
+use tasklens_model::limits::MAX_TEXT_BYTES;
+use tasklens_model::{RunState, TaskRunEvent, TaskStatus, ValidationRule};
+use tasklens_store::{HistoryQuery, StoreError, TaskStore, TimeseriesQuery};
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_run_goes_pending_running_success(pool: PgPool) {
+    let store = store(pool, Utc::now()).await;
+    let life = Life::new("run-1", "score_message", Utc::now());
+
+    let outcome = store.write_batch(vec![life.pending()]).await.expect("write");
+    assert_eq!(outcome.changed.len(), 1);
+    assert_eq!(outcome.changed[0].previous_status, None);
+    let id = outcome.changed[0].run.id;
+    let row = store.run(id).await.expect("read").expect("exists").run;
+    assert_eq!(row.state.status, TaskStatus::Pending);
+    assert_eq!(row.state.params, Some(json!({"message_id": 500, "task": "run-1"})));
+
+    let outcome = store.write_batch(vec![life.running()]).await.expect("write");
+    assert_eq!(outcome.changed[0].previous_status, Some(TaskStatus::Pending));
+    let row = store.run(id).await.expect("read").expect("exists").run;
+    assert_eq!(row.state.status, TaskStatus::Running);
+    assert_eq!(row.state.started_at, Some(life.started_at()));
+    assert_eq!(row.duration_ms(), None);
+
+    store.write_batch(vec![life.finished()]).await.expect("write");
+    let row = store.run(id).await.expect("read").expect("exists").run;
+    assert_eq!(row.state.status, TaskStatus::Success);
+    assert!(row.state.completed_at.is_some());
+    assert_eq!(row.duration_ms(), Some(1000));
+    assert_eq!(row.queue_wait_ms(), Some(40));
+    assert_eq!(row.state.worker_host.as_deref(), Some("worker-1"));
+    assert_eq!(row.id, id, "every event lands on the same row");
+    assert_eq!(all_runs(&store).await.len(), 1);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_failure_keeps_its_message_and_traceback(pool: PgPool) {
+    let store = store(pool, Utc::now()).await;
+    let life = Life {
+        failure: Some("OpenAI API rate limit exceeded".into()),
+        ..Life::new("run-f", "score_message", Utc::now())
+    };
+    // Finished first, then the late start and enqueue reports: the row stays failed.
+    for event in [life.finished(), life.running(), life.pending()] {
+        store.write_batch(vec![event]).await.expect("write");
+    }
+    let runs = all_runs(&store).await;
+    assert_eq!(runs.len(), 1);
+    let run = &runs[0].state;
+    assert_eq!(run.status, TaskStatus::Failed);
+    assert_eq!(run.error_message.as_deref(), Some("OpenAI API rate limit exceeded"));
+    assert!(run.error_traceback.as_deref().is_some_and(|t| t.starts_with("Traceback")));
+    assert_eq!(run.error_type.as_deref(), Some("RateLimitError"));
+    assert!(run.enqueued_at.is_some() && run.params.is_some());
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_duplicate_changes_nothing(pool: PgPool) {
+    let store = store(pool, Utc::now()).await;
+    let life = Life::new("dup", "score_message", Utc::now());
+    store.write_batch(life.all()).await.expect("write");
+    let before = all_runs(&store).await;
+    let outcome = store.write_batch(life.all()).await.expect("write");
+    assert!(outcome.changed.is_empty(), "{:?}", outcome.changed);
+    assert_eq!(all_runs(&store).await, before);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn retries_are_separate_attempts(pool: PgPool) {
+    let store = store(pool, Utc::now()).await;
+    let first = Life {
+        failure: Some("timeout".into()),
+        ..Life::new("same-id", "embed_atoms_batch", Utc::now())
+    };
+    let mut second = Life::new("same-id", "embed_atoms_batch", Utc::now());
+    second.key.attempt = 1;
+    let outcome = store
+        .write_batch([first.all(), second.all()].concat())
+        .await
+        .expect("write");
+    assert_eq!(outcome.changed.len(), 2);
+    let retry = outcome
+        .changed
+        .iter()
+        .find(|c| c.run.state.attempt == 1)
+        .expect("second attempt");
+    let detail = store.run(retry.run.id).await.expect("read").expect("exists");
+    assert_eq!(detail.run.state.status, TaskStatus::Success);
+    assert_eq!(detail.other_attempts.len(), 1);
+    assert_eq!(detail.other_attempts[0].attempt, 0);
+    assert_eq!(detail.other_attempts[0].status, TaskStatus::Failed);
+    assert_eq!(detail.other_attempts[0].error_message.as_deref(), Some("timeout"));
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_run_breaking_a_rule_is_refused_alone(pool: PgPool) {
+    let store = store(pool, Utc::now()).await;
+    let good = Life::new("good", "score_message", Utc::now());
+    let mut no_message = Life {
+        failure: Some("x".into()),
+        ..Life::new("bad-failed", "score_message", Utc::now())
+    }
+    .finished();
+    no_message.run.error_message = None;
+    let mut no_timestamps = Life::new("bad-success", "score_message", Utc::now()).finished();
+    no_timestamps.run.completed_at = None;
+    let unknown_status = "done".parse::<TaskStatus>();
+
+    let outcome = store
+        .write_batch(vec![good.pending(), no_message, no_timestamps])
+        .await
+        .expect("the batch is written");
+    let rules: Vec<_> = outcome.rejected.iter().map(|v| v.rule).collect();
+    assert_eq!(
+        rules,
+        [
+            ValidationRule::FailedRunHasErrorMessage,
+            ValidationRule::CompletedRunHasTimestamps
+        ]
+    );
+    assert!(outcome.rejected[0].to_string().contains("failed_run_has_error_message"));
+    assert_eq!(outcome.changed.len(), 1, "the valid run is kept");
+    assert!(unknown_status.is_err_and(|e| e.to_string().contains("unknown status \"done\"")));
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_database_enforces_the_rules_too(pool: PgPool) {
+    let store = store(pool.clone(), Utc::now()).await;
+    // Bypassing the store's own validation, as a manual edit would.
+    let err = sqlx::query(
+        "INSERT INTO task_execution_logs (created_at, updated_at, status, source, task_name, task_id) \
+         VALUES (now(), now(), 'failed', 'celery', 'x', 'y')",
+    )
+    .execute(store.pool())
+    .await
+    .expect_err("refused");
+    assert!(matches!(
+        StoreError::from(err),
+        StoreError::RuleViolated { rule } if rule == "completed_run_has_timestamps"
+    ));
+    let err = sqlx::query(
+        "INSERT INTO task_execution_logs (created_at, updated_at, status, source, task_name, task_id) \
+         VALUES (now(), now(), 'finished', 'celery', 'x', 'y')",
+    )
+    .execute(&pool)
+    .await
+    .expect_err("refused");
+    assert!(err.to_string().contains("invalid input value for enum task_status"), "{err}");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn oversized_text_is_cut_with_a_marker_not_refused(pool: PgPool) {
+    let store = store(pool, Utc::now()).await;
+    let life = Life {
+        failure: Some("boom".into()),
+        ..Life::new("big", "extract_knowledge_from_messages", Utc::now())
+    };
+    let mut finished = life.finished();
+    finished.run.error_traceback = Some("frame\n".repeat(50_000)); // 300 KB
+    let mut pending = life.pending();
+    pending.run.params = Some(json!({"blob": "p".repeat(200_000)}));
+    let outcome = store.write_batch(vec![pending, finished]).await.expect("write");
+    assert!(outcome.rejected.is_empty());
+    let run = &all_runs(&store).await[0].state;
+    let traceback = run.error_traceback.as_deref().expect("kept");
+    assert!(traceback.len() <= MAX_TEXT_BYTES);
+    assert!(traceback.ends_with("[truncated by tasklens: 300000 bytes in all]"));
+    let params = run.params.as_ref().expect("kept");
+    assert_eq!(params["_tasklens_truncated"], json!(true));
+    assert_eq!(params["original_bytes"], json!(200_011));
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn history_filters_pages_and_counts(pool: PgPool) {
+    let now = Utc::now();
+    let store = store(pool, now).await;
+    let mut events = Vec::new();
+    for i in 0..30 {
+        let name = if i % 3 == 0 { "score_message" } else { "embed_messages_batch" };
+        let life = Life {
+            failure: (i % 5 == 0).then(|| format!("quota exceeded for key {i}")),
+            ..Life::new(&format!("task-{i:03}"), name, now - TimeDelta::minutes(i))
+        };
+        events.extend(life.all());
+    }
+    store.write_batch(events).await.expect("write");
+
+    let page = store
+        .history(&HistoryQuery {
+            task_name: Some("score_message".into()),
+            status: Some(TaskStatus::Failed),
+            ..Default::default()
+        })
+        .await
+        .expect("history");
+    // i % 15 == 0 in 0..30: 0 and 15.
+    assert_eq!(page.total_count, 2);
+    assert!(page.items.iter().all(|r| r.state.task_name == "score_message"
+        && r.state.status == TaskStatus::Failed));
+    assert!(page.items[0].created_at >= page.items[1].created_at, "newest first");
+
+    let page2 = store
+        .history(&HistoryQuery {
+            page: 2,
+            page_size: 7,
+            ..Default::default()
+        })
+        .await
+        .expect("history");
+    assert_eq!(page2.total_count, 30);
+    assert_eq!(page2.total_pages(), 5);
+    assert_eq!(page2.items.len(), 7);
+    assert_eq!(page2.items[0].state.task_id, "task-007");
+
+    let window = store
+        .history(&HistoryQuery {
+            start: Some(now - TimeDelta::minutes(10) - TimeDelta::seconds(30)),
+            end: Some(now - TimeDelta::minutes(2) - TimeDelta::seconds(30)),
+            ..Default::default()
+        })
+        .await
+        .expect("history");
+    // t0 in (now-10m30s, now-2m30s]: minutes 3..=10.
+    assert_eq!(window.total_count, 8);
+    assert_eq!(window.items.len(), 8);
+
+    for (text, expected) in [("QUOTA exceeded", 6), ("task-02", 10), ("task-025", 1), ("100%", 0)] {
+        let found = store
+            .history(&HistoryQuery {
+                text: Some(text.into()),
+                ..Default::default()
+            })
+            .await
+            .expect("history");
+        assert_eq!(found.total_count, expected, "{text}");
+        assert_eq!(found.items.len(), expected as usize, "{text}");
+    }
+
+    let bad = store
+        .history(&HistoryQuery {
+            start: Some(now),
+            end: Some(now - TimeDelta::hours(1)),
+            ..Default::default()
+        })
+        .await;
+    assert!(matches!(bad, Err(StoreError::InvalidQuery(m)) if m.contains("start")));
+    let bad = store
+        .history(&HistoryQuery {
+            page_size: 500,
+            ..Default::default()
+        })
+        .await;
+    assert!(matches!(bad, Err(StoreError::InvalidQuery(m)) if m.contains("page_size")));
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn metrics_timeseries_and_task_names(pool: PgPool) {
+    let now = Utc::now();
+    let store = store(pool, now).await;
+    let mut events = Vec::new();
+    for i in 0..20 {
+        let life = Life {
+            duration_ms: 100 * (i + 1),
+            failure: (i == 0).then(|| "boom".to_string()),
+            ..Life::new(&format!("m-{i}"), "scheduled_daily_digest", now - TimeDelta::minutes(i))
+        };
+        events.extend(life.all());
+    }
+    // Two runs still in flight.
+    events.push(Life::new("p-1", "score_message", now).pending());
+    events.push(Life::new("r-1", "score_message", now).running());
+    store.write_batch(events).await.expect("write");
+
+    let metrics = store.metrics(now - TimeDelta::hours(24)).await.expect("metrics");
+    assert_eq!(metrics.len(), 2);
+    let digest = &metrics[0];
+    assert_eq!(digest.task_name, "scheduled_daily_digest");
+    assert_eq!(digest.total_executions, 20);
+    assert_eq!((digest.success, digest.failed), (19, 1));
+    assert_eq!(digest.success_rate, 95.0);
+    assert_eq!(digest.avg_duration_ms, Some(1050.0));
+    let p50 = digest.p50_duration_ms.expect("p50");
+    assert!((p50 - 1000.0).abs() <= 50.0, "p50 {p50}");
+    let wait = digest.p50_queue_wait_ms.expect("queue wait");
+    assert!((wait - 40.0).abs() <= 2.0, "queue wait p50 {wait}");
+    let score = &metrics[1];
+    assert_eq!((score.pending, score.running, score.total_executions), (1, 1, 2));
+    assert_eq!(score.avg_duration_ms, None);
+    assert_eq!(score.success_rate, 0.0);
+
+    let points = store
+        .timeseries(&TimeseriesQuery {
+            start: now - TimeDelta::hours(1),
+            end: None,
+            task_name: Some("scheduled_daily_digest".into()),
+            granularity: None,
+        })
+        .await
+        .expect("timeseries");
+    assert_eq!(points.iter().map(|p| p.success + p.failed).sum::<i64>(), 20);
+    assert!(points.windows(2).all(|w| w[0].bucket < w[1].bucket));
+
+    assert_eq!(
+        store.task_names().await.expect("names"),
+        ["scheduled_daily_digest", "score_message"]
+    );
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_row_outside_every_partition_lands_in_the_default_one_then_moves(pool: PgPool) {
+    let now = base_time();
+    let store = store(pool, now).await;
+    let far = now + TimeDelta::days(40);
+    let life = Life::new("future", "scheduled_auto_approval", far);
+    store.write_batch(life.all()).await.expect("a far-future row is not refused");
+    let in_default: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM task_execution_logs_default")
+            .fetch_one(store.pool())
+            .await
+            .expect("count");
+    assert_eq!(in_default, 1);
+
+    // Forty days on, maintenance creates that day's partition and moves the row into it.
+    let report = store
+        .maintain(&tasklens_store::RetentionPolicy {
+            now: far,
+            ..tasklens_store::RetentionPolicy::new(30)
+        })
+        .await
+        .expect("maintain");
+    assert_eq!(report.rows_moved_from_default, 1);
+    let in_default: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM task_execution_logs_default")
+            .fetch_one(store.pool())
+            .await
+            .expect("count");
+    assert_eq!(in_default, 0);
+    let runs = all_runs(&store).await;
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].state.status, TaskStatus::Success);
+    // And it still merges: a duplicate changes nothing.
+    let outcome = store.write_batch(life.all()).await.expect("write");
+    assert!(outcome.changed.is_empty());
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn concurrent_writers_of_one_run_converge_on_one_row(pool: PgPool) {
+    let store = store(pool, Utc::now()).await;
+    let lives: Vec<Life> = (0..200)
+        .map(|i| Life::new(&format!("c-{i}"), "embed_messages_batch", Utc::now()))
+        .collect();
+    let a: Vec<TaskRunEvent> = lives.iter().flat_map(|l| [l.pending(), l.finished()]).collect();
+    let mut b: Vec<TaskRunEvent> = lives.iter().flat_map(|l| [l.running(), l.pending()]).collect();
+    b.reverse();
+    let (s1, s2) = (store.clone(), store.clone());
+    let (r1, r2) = tokio::join!(
+        tokio::spawn(async move { s1.write_batch(a).await }),
+        tokio::spawn(async move { s2.write_batch(b).await })
+    );
+    r1.expect("join").expect("write");
+    r2.expect("join").expect("write");
+    let runs = all_runs(&store).await;
+    assert_eq!(runs.len(), 200);
+    assert!(runs.iter().all(|r| r.state.status == TaskStatus::Success
+        && r.state.worker_host.is_some()
+        && r.state.enqueued_at.is_some()));
+}
+
+#[test]
+fn a_state_with_every_field_round_trips_through_events() {
+    // Keeps the builders honest: a finished event is valid on its own.
+    let life = Life::new("x", "y", base_time());
+    for event in life.all() {
+        let state: RunState = event.run;
+        assert_eq!(state.validate(), Ok(()));
+    }
+}
