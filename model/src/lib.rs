@@ -19,6 +19,6 @@ pub mod window;
 
 pub use histogram::Histogram;
 pub use rollup::{Contribution, RollupChanges, RollupDelta, RollupKey};
-pub use run::{RunKey, RunState, RuleViolation, TaskRunEvent, ValidationRule};
+pub use run::{RuleViolation, RunKey, RunState, TaskRunEvent, ValidationRule};
 pub use status::{ParseEnumError, SourceSystem, TaskStatus};
 pub use window::{BucketSpan, Granularity, WindowPiece};

@@ -251,12 +251,14 @@ impl RunState {
         if self.status == TaskStatus::Running && self.started_at.is_none() {
             return broken(ValidationRule::RunningRunHasStartedAt);
         }
-        if self.status.is_finished() && (self.started_at.is_none() || self.completed_at.is_none())
-        {
+        if self.status.is_finished() && (self.started_at.is_none() || self.completed_at.is_none()) {
             return broken(ValidationRule::CompletedRunHasTimestamps);
         }
         if self.status == TaskStatus::Failed
-            && self.error_message.as_deref().is_none_or(|m| m.trim().is_empty())
+            && self
+                .error_message
+                .as_deref()
+                .is_none_or(|m| m.trim().is_empty())
         {
             return broken(ValidationRule::FailedRunHasErrorMessage);
         }
@@ -402,7 +404,14 @@ mod tests {
                 ValidationRule::TaskIdRequired,
             ),
             (
-                RunState::new(RunKey { attempt: -1, ..key() }, "x", TaskStatus::Pending),
+                RunState::new(
+                    RunKey {
+                        attempt: -1,
+                        ..key()
+                    },
+                    "x",
+                    TaskStatus::Pending,
+                ),
                 ValidationRule::AttemptNotNegative,
             ),
             (

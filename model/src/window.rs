@@ -149,7 +149,10 @@ mod tests {
 
     #[test]
     fn a_day_long_window_uses_few_pieces() {
-        let start = Utc.with_ymd_and_hms(2026, 11, 27, 10, 17, 42).single().expect("valid");
+        let start = Utc
+            .with_ymd_and_hms(2026, 11, 27, 10, 17, 42)
+            .single()
+            .expect("valid");
         let pieces = split(start, Some(start + TimeDelta::days(3)));
         let kinds: Vec<_> = pieces
             .iter()

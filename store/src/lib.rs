@@ -39,7 +39,8 @@ pub trait TaskStore: Send + Sync {
     async fn run(&self, id: i64) -> Result<Option<RunDetail>, StoreError>;
 
     /// Throughput by status and duration percentiles per task type and time bucket.
-    async fn timeseries(&self, query: &TimeseriesQuery) -> Result<Vec<TimeseriesPoint>, StoreError>;
+    async fn timeseries(&self, query: &TimeseriesQuery)
+    -> Result<Vec<TimeseriesPoint>, StoreError>;
 
     /// The task types that have runs in the store.
     async fn task_names(&self) -> Result<Vec<String>, StoreError>;

@@ -234,3 +234,31 @@ pub struct MaintenanceReport {
     pub run_keys_deleted: u64,
     pub rollup_rows_deleted: u64,
 }
+
+/// Disk used by the store (tables with their TOAST, and indexes).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StorageStats {
+    pub runs: i64,
+    /// Heap and TOAST of every run partition.
+    pub run_table_bytes: i64,
+    /// Every index of every run partition.
+    pub run_index_bytes: i64,
+    /// The run identity table with its indexes.
+    pub key_bytes: i64,
+    pub rollup_bytes: i64,
+    pub rollup_rows: i64,
+}
+
+impl StorageStats {
+    /// Everything the store keeps, divided by the number of runs.
+    pub fn bytes_per_run(&self) -> f64 {
+        let total =
+            self.run_table_bytes + self.run_index_bytes + self.key_bytes + self.rollup_bytes;
+        #[allow(clippy::cast_precision_loss)]
+        if self.runs == 0 {
+            0.0
+        } else {
+            total as f64 / self.runs as f64
+        }
+    }
+}

@@ -15,22 +15,37 @@ async fn a_run_goes_pending_running_success(pool: PgPool) {
     let store = store(pool, Utc::now()).await;
     let life = Life::new("run-1", "score_message", Utc::now());
 
-    let outcome = store.write_batch(vec![life.pending()]).await.expect("write");
+    let outcome = store
+        .write_batch(vec![life.pending()])
+        .await
+        .expect("write");
     assert_eq!(outcome.changed.len(), 1);
     assert_eq!(outcome.changed[0].previous_status, None);
     let id = outcome.changed[0].run.id;
     let row = store.run(id).await.expect("read").expect("exists").run;
     assert_eq!(row.state.status, TaskStatus::Pending);
-    assert_eq!(row.state.params, Some(json!({"message_id": 500, "task": "run-1"})));
+    assert_eq!(
+        row.state.params,
+        Some(json!({"message_id": 500, "task": "run-1"}))
+    );
 
-    let outcome = store.write_batch(vec![life.running()]).await.expect("write");
-    assert_eq!(outcome.changed[0].previous_status, Some(TaskStatus::Pending));
+    let outcome = store
+        .write_batch(vec![life.running()])
+        .await
+        .expect("write");
+    assert_eq!(
+        outcome.changed[0].previous_status,
+        Some(TaskStatus::Pending)
+    );
     let row = store.run(id).await.expect("read").expect("exists").run;
     assert_eq!(row.state.status, TaskStatus::Running);
     assert_eq!(row.state.started_at, Some(life.started_at()));
     assert_eq!(row.duration_ms(), None);
 
-    store.write_batch(vec![life.finished()]).await.expect("write");
+    store
+        .write_batch(vec![life.finished()])
+        .await
+        .expect("write");
     let row = store.run(id).await.expect("read").expect("exists").run;
     assert_eq!(row.state.status, TaskStatus::Success);
     assert!(row.state.completed_at.is_some());
@@ -56,8 +71,15 @@ async fn a_failure_keeps_its_message_and_traceback(pool: PgPool) {
     assert_eq!(runs.len(), 1);
     let run = &runs[0].state;
     assert_eq!(run.status, TaskStatus::Failed);
-    assert_eq!(run.error_message.as_deref(), Some("OpenAI API rate limit exceeded"));
-    assert!(run.error_traceback.as_deref().is_some_and(|t| t.starts_with("Traceback")));
+    assert_eq!(
+        run.error_message.as_deref(),
+        Some("OpenAI API rate limit exceeded")
+    );
+    assert!(
+        run.error_traceback
+            .as_deref()
+            .is_some_and(|t| t.starts_with("Traceback"))
+    );
     assert_eq!(run.error_type.as_deref(), Some("RateLimitError"));
     assert!(run.enqueued_at.is_some() && run.params.is_some());
 }
@@ -92,12 +114,19 @@ async fn retries_are_separate_attempts(pool: PgPool) {
         .iter()
         .find(|c| c.run.state.attempt == 1)
         .expect("second attempt");
-    let detail = store.run(retry.run.id).await.expect("read").expect("exists");
+    let detail = store
+        .run(retry.run.id)
+        .await
+        .expect("read")
+        .expect("exists");
     assert_eq!(detail.run.state.status, TaskStatus::Success);
     assert_eq!(detail.other_attempts.len(), 1);
     assert_eq!(detail.other_attempts[0].attempt, 0);
     assert_eq!(detail.other_attempts[0].status, TaskStatus::Failed);
-    assert_eq!(detail.other_attempts[0].error_message.as_deref(), Some("timeout"));
+    assert_eq!(
+        detail.other_attempts[0].error_message.as_deref(),
+        Some("timeout")
+    );
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -126,7 +155,11 @@ async fn a_run_breaking_a_rule_is_refused_alone(pool: PgPool) {
             ValidationRule::CompletedRunHasTimestamps
         ]
     );
-    assert!(outcome.rejected[0].to_string().contains("failed_run_has_error_message"));
+    assert!(
+        outcome.rejected[0]
+            .to_string()
+            .contains("failed_run_has_error_message")
+    );
     assert_eq!(outcome.changed.len(), 1, "the valid run is kept");
     assert!(unknown_status.is_err_and(|e| e.to_string().contains("unknown status \"done\"")));
 }
@@ -153,7 +186,11 @@ async fn the_database_enforces_the_rules_too(pool: PgPool) {
     .execute(&pool)
     .await
     .expect_err("refused");
-    assert!(err.to_string().contains("invalid input value for enum task_status"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("invalid input value for enum task_status"),
+        "{err}"
+    );
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -167,7 +204,10 @@ async fn oversized_text_is_cut_with_a_marker_not_refused(pool: PgPool) {
     finished.run.error_traceback = Some("frame\n".repeat(50_000)); // 300 KB
     let mut pending = life.pending();
     pending.run.params = Some(json!({"blob": "p".repeat(200_000)}));
-    let outcome = store.write_batch(vec![pending, finished]).await.expect("write");
+    let outcome = store
+        .write_batch(vec![pending, finished])
+        .await
+        .expect("write");
     assert!(outcome.rejected.is_empty());
     let run = &all_runs(&store).await[0].state;
     let traceback = run.error_traceback.as_deref().expect("kept");
@@ -184,7 +224,11 @@ async fn history_filters_pages_and_counts(pool: PgPool) {
     let store = store(pool, now).await;
     let mut events = Vec::new();
     for i in 0..30 {
-        let name = if i % 3 == 0 { "score_message" } else { "embed_messages_batch" };
+        let name = if i % 3 == 0 {
+            "score_message"
+        } else {
+            "embed_messages_batch"
+        };
         let life = Life {
             failure: (i % 5 == 0).then(|| format!("quota exceeded for key {i}")),
             ..Life::new(&format!("task-{i:03}"), name, now - TimeDelta::minutes(i))
@@ -203,9 +247,15 @@ async fn history_filters_pages_and_counts(pool: PgPool) {
         .expect("history");
     // i % 15 == 0 in 0..30: 0 and 15.
     assert_eq!(page.total_count, 2);
-    assert!(page.items.iter().all(|r| r.state.task_name == "score_message"
-        && r.state.status == TaskStatus::Failed));
-    assert!(page.items[0].created_at >= page.items[1].created_at, "newest first");
+    assert!(
+        page.items
+            .iter()
+            .all(|r| r.state.task_name == "score_message" && r.state.status == TaskStatus::Failed)
+    );
+    assert!(
+        page.items[0].created_at >= page.items[1].created_at,
+        "newest first"
+    );
 
     let page2 = store
         .history(&HistoryQuery {
@@ -232,7 +282,12 @@ async fn history_filters_pages_and_counts(pool: PgPool) {
     assert_eq!(window.total_count, 8);
     assert_eq!(window.items.len(), 8);
 
-    for (text, expected) in [("QUOTA exceeded", 6), ("task-02", 10), ("task-025", 1), ("100%", 0)] {
+    for (text, expected) in [
+        ("QUOTA exceeded", 6),
+        ("task-02", 10),
+        ("task-025", 1),
+        ("100%", 0),
+    ] {
         let found = store
             .history(&HistoryQuery {
                 text: Some(text.into()),
@@ -270,7 +325,11 @@ async fn metrics_timeseries_and_task_names(pool: PgPool) {
         let life = Life {
             duration_ms: 100 * (i + 1),
             failure: (i == 0).then(|| "boom".to_string()),
-            ..Life::new(&format!("m-{i}"), "scheduled_daily_digest", now - TimeDelta::minutes(i))
+            ..Life::new(
+                &format!("m-{i}"),
+                "scheduled_daily_digest",
+                now - TimeDelta::minutes(i),
+            )
         };
         events.extend(life.all());
     }
@@ -279,7 +338,10 @@ async fn metrics_timeseries_and_task_names(pool: PgPool) {
     events.push(Life::new("r-1", "score_message", now).running());
     store.write_batch(events).await.expect("write");
 
-    let metrics = store.metrics(now - TimeDelta::hours(24)).await.expect("metrics");
+    let metrics = store
+        .metrics(now - TimeDelta::hours(24))
+        .await
+        .expect("metrics");
     assert_eq!(metrics.len(), 2);
     let digest = &metrics[0];
     assert_eq!(digest.task_name, "scheduled_daily_digest");
@@ -292,7 +354,10 @@ async fn metrics_timeseries_and_task_names(pool: PgPool) {
     let wait = digest.p50_queue_wait_ms.expect("queue wait");
     assert!((wait - 40.0).abs() <= 2.0, "queue wait p50 {wait}");
     let score = &metrics[1];
-    assert_eq!((score.pending, score.running, score.total_executions), (1, 1, 2));
+    assert_eq!(
+        (score.pending, score.running, score.total_executions),
+        (1, 1, 2)
+    );
     assert_eq!(score.avg_duration_ms, None);
     assert_eq!(score.success_rate, 0.0);
 
@@ -320,12 +385,14 @@ async fn a_row_outside_every_partition_lands_in_the_default_one_then_moves(pool:
     let store = store(pool, now).await;
     let far = now + TimeDelta::days(40);
     let life = Life::new("future", "scheduled_auto_approval", far);
-    store.write_batch(life.all()).await.expect("a far-future row is not refused");
-    let in_default: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM task_execution_logs_default")
-            .fetch_one(store.pool())
-            .await
-            .expect("count");
+    store
+        .write_batch(life.all())
+        .await
+        .expect("a far-future row is not refused");
+    let in_default: i64 = sqlx::query_scalar("SELECT count(*) FROM task_execution_logs_default")
+        .fetch_one(store.pool())
+        .await
+        .expect("count");
     assert_eq!(in_default, 1);
 
     // Forty days on, maintenance creates that day's partition and moves the row into it.
@@ -337,11 +404,10 @@ async fn a_row_outside_every_partition_lands_in_the_default_one_then_moves(pool:
         .await
         .expect("maintain");
     assert_eq!(report.rows_moved_from_default, 1);
-    let in_default: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM task_execution_logs_default")
-            .fetch_one(store.pool())
-            .await
-            .expect("count");
+    let in_default: i64 = sqlx::query_scalar("SELECT count(*) FROM task_execution_logs_default")
+        .fetch_one(store.pool())
+        .await
+        .expect("count");
     assert_eq!(in_default, 0);
     let runs = all_runs(&store).await;
     assert_eq!(runs.len(), 1);
@@ -357,8 +423,14 @@ async fn concurrent_writers_of_one_run_converge_on_one_row(pool: PgPool) {
     let lives: Vec<Life> = (0..200)
         .map(|i| Life::new(&format!("c-{i}"), "embed_messages_batch", Utc::now()))
         .collect();
-    let a: Vec<TaskRunEvent> = lives.iter().flat_map(|l| [l.pending(), l.finished()]).collect();
-    let mut b: Vec<TaskRunEvent> = lives.iter().flat_map(|l| [l.running(), l.pending()]).collect();
+    let a: Vec<TaskRunEvent> = lives
+        .iter()
+        .flat_map(|l| [l.pending(), l.finished()])
+        .collect();
+    let mut b: Vec<TaskRunEvent> = lives
+        .iter()
+        .flat_map(|l| [l.running(), l.pending()])
+        .collect();
     b.reverse();
     let (s1, s2) = (store.clone(), store.clone());
     let (r1, r2) = tokio::join!(

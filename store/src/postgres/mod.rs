@@ -1,8 +1,10 @@
 //! [`PgStore`]: the store on PostgreSQL.
 
+mod bulk;
 mod maintenance;
 mod read;
 mod rows;
+mod stats;
 mod write;
 
 use std::str::FromStr;
@@ -14,12 +16,12 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, PgPool};
 use tasklens_model::TaskRunEvent;
 
+use crate::TaskStore;
 use crate::error::StoreError;
 use crate::types::{
-    HistoryPage, HistoryQuery, MaintenanceReport, RetentionPolicy, RunDetail, TaskMetrics,
-    TimeseriesPoint, TimeseriesQuery, WriteOutcome,
+    HistoryPage, HistoryQuery, MaintenanceReport, RetentionPolicy, RunDetail, StorageStats,
+    StoredRun, TaskMetrics, TimeseriesPoint, TimeseriesQuery, WriteOutcome,
 };
-use crate::TaskStore;
 
 /// Connection settings.
 #[derive(Debug, Clone)]
@@ -104,6 +106,28 @@ impl PgStore {
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// Reserves `n` ids for runs built outside the store (bulk imports).
+    pub async fn reserve_ids(&self, n: usize) -> Result<Vec<i64>, StoreError> {
+        bulk::reserve_ids(&self.pool, n).await
+    }
+
+    /// Binary COPY of rows into `task_execution_logs` and nothing else: no identity, no
+    /// rollups, no merge. The baseline the benchmark compares batched writes with.
+    pub async fn copy_rows(&self, runs: &[StoredRun]) -> Result<u64, StoreError> {
+        bulk::copy_rows(&self.pool, runs).await
+    }
+
+    /// Imports runs the store has never seen (a backfill) by binary COPY, with their identities
+    /// and rollups, in one transaction. Later events of these runs merge as usual.
+    pub async fn import_runs(&self, runs: &[StoredRun]) -> Result<u64, StoreError> {
+        bulk::import_runs(&self.pool, runs).await
+    }
+
+    /// Disk used by runs, their indexes, identities and rollups.
+    pub async fn storage_stats(&self) -> Result<StorageStats, StoreError> {
+        stats::storage_stats(&self.pool).await
     }
 
     /// Applies the migrations in `migrations/` that the database has not seen yet.

@@ -147,7 +147,12 @@ fn push_history_filters<'a>(qb: &mut QueryBuilder<'a, Postgres>, query: &'a Hist
     if let Some(end) = query.end {
         qb.push(" AND created_at < ").push_bind(end);
     }
-    if let Some(text) = query.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+    if let Some(text) = query
+        .text
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
         let escaped = like_escape(text);
         qb.push(" AND (task_id = ")
             .push_bind(text.to_owned())
@@ -183,11 +188,13 @@ async fn history_count(pool: &PgPool, query: &HistoryQuery) -> Result<i64, Store
         .sum())
 }
 
-pub(super) async fn history(pool: &PgPool, query: &HistoryQuery) -> Result<HistoryPage, StoreError> {
+pub(super) async fn history(
+    pool: &PgPool,
+    query: &HistoryQuery,
+) -> Result<HistoryPage, StoreError> {
     query.validate().map_err(StoreError::InvalidQuery)?;
-    let mut qb = QueryBuilder::<Postgres>::new(format!(
-        "SELECT {RUN_COLUMNS} FROM task_execution_logs"
-    ));
+    let mut qb =
+        QueryBuilder::<Postgres>::new(format!("SELECT {RUN_COLUMNS} FROM task_execution_logs"));
     push_history_filters(&mut qb, query);
     let offset = i64::from(query.page - 1) * i64::from(query.page_size);
     qb.push(" ORDER BY created_at DESC, id DESC LIMIT ")

@@ -15,10 +15,14 @@ pub(super) const RUN_COLUMNS: &str = "id, created_at, updated_at, enqueued_at, s
      error_traceback";
 
 pub(super) fn status(text: &str) -> Result<TaskStatus, StoreError> {
-    text.parse().map_err(|e| StoreError::Corrupt(format!("{e}")))
+    text.parse()
+        .map_err(|e| StoreError::Corrupt(format!("{e}")))
 }
 
-fn fixed<const N: usize>(bytes: Option<Vec<u8>>, what: &str) -> Result<Option<[u8; N]>, StoreError> {
+fn fixed<const N: usize>(
+    bytes: Option<Vec<u8>>,
+    what: &str,
+) -> Result<Option<[u8; N]>, StoreError> {
     bytes
         .map(|b| {
             <[u8; N]>::try_from(b.as_slice())

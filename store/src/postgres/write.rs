@@ -196,7 +196,7 @@ fn array_literal(counts: &[i64]) -> String {
     out
 }
 
-async fn apply_rollups(
+pub(super) async fn apply_rollups(
     changes: Vec<(RollupKey, RollupDelta)>,
     tx: &mut Transaction<'_, Postgres>,
 ) -> Result<(), StoreError> {
@@ -204,10 +204,22 @@ async fn apply_rollups(
         return Ok(());
     }
     let n = changes.len();
-    let (mut g, mut b, mut name) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+    let (mut g, mut b, mut name) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
     let mut counts: [Vec<i64>; 4] = Default::default();
-    let (mut dc, mut ds, mut dh) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
-    let (mut wc, mut ws, mut wh) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+    let (mut dc, mut ds, mut dh) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let (mut wc, mut ws, mut wh) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
     for (key, delta) in changes {
         g.push(key.granularity.as_str());
         b.push(key.bucket);
@@ -265,9 +277,10 @@ pub(super) async fn write_batch(
         };
         let digest = event.run.key().digest();
         match incoming.remove(&digest) {
-            Some((state, seen)) => {
-                incoming.insert(digest, (state.merge(event.run), seen.min(event.observed_at)))
-            }
+            Some((state, seen)) => incoming.insert(
+                digest,
+                (state.merge(event.run), seen.min(event.observed_at)),
+            ),
             None => incoming.insert(digest, (event.run, event.observed_at)),
         };
     }
@@ -329,7 +342,9 @@ pub(super) async fn write_batch(
     let mut changed = Vec::new();
     for (digest, (state, _)) in incoming {
         let Some(identity) = identities.get(&digest) else {
-            return Err(StoreError::Corrupt(format!("no identity returned for run key {digest}")));
+            return Err(StoreError::Corrupt(format!(
+                "no identity returned for run key {digest}"
+            )));
         };
         // A run whose key survives but whose row expired is written again as new.
         let before = current.remove(&identity.id);
