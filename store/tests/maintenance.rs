@@ -1,0 +1,126 @@
+//! Partitions ahead of time and retention by whole days, on the real database.
+
+mod common;
+
+use chrono::{TimeDelta, Utc};
+use common::{Life, all_runs, base_time, store};
+use sqlx::PgPool;
+use tasklens_model::Granularity;
+use tasklens_store::{RetentionPolicy, TaskStore};
+
+async fn partitions(pool: &PgPool) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
+         WHERE i.inhparent = 'task_execution_logs'::regclass ORDER BY 1",
+    )
+    .fetch_all(pool)
+    .await
+    .expect("partitions")
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn migrate_then_maintain_prepares_today_and_the_coming_days(pool: PgPool) {
+    let now = base_time(); // 2026-11-28
+    let _store = store(pool.clone(), now).await;
+    assert_eq!(
+        partitions(&pool).await,
+        [
+            "task_execution_logs_default",
+            "task_execution_logs_p20261127",
+            "task_execution_logs_p20261128",
+            "task_execution_logs_p20261129",
+            "task_execution_logs_p20261130",
+            "task_execution_logs_p20261201",
+        ]
+    );
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn retention_drops_whole_days_and_everything_that_refers_to_them(pool: PgPool) {
+    let start = base_time();
+    let store = store(pool.clone(), start).await;
+    // One run a day for five days, each day's partition created as the days pass; plus one
+    // run that landed in the default partition (its day had no partition).
+    for day in 0..5 {
+        let now = start + TimeDelta::days(day);
+        store
+            .maintain(&RetentionPolicy {
+                now,
+                ..RetentionPolicy::new(30)
+            })
+            .await
+            .expect("maintain");
+        let life = Life::new(&format!("day-{day}"), "scheduled_daily_digest", now);
+        store.write_batch(life.all()).await.expect("write");
+    }
+    let stray = Life::new("stray", "scheduled_daily_digest", start - TimeDelta::days(10));
+    store.write_batch(stray.all()).await.expect("write");
+    let in_default: i64 = sqlx::query_scalar("SELECT count(*) FROM task_execution_logs_default")
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+    assert_eq!(in_default, 1);
+    assert_eq!(all_runs(&store).await.len(), 6);
+
+    // Keep 2 days, seen from day 4: days 0 and 1 and the stray run leave.
+    let policy = RetentionPolicy {
+        now: start + TimeDelta::days(4),
+        ..RetentionPolicy::new(2)
+    };
+    let report = store.maintain(&policy).await.expect("maintain");
+    assert!(!report.skipped);
+    assert_eq!(
+        report.partitions_dropped,
+        [
+            "task_execution_logs_p20261127",
+            "task_execution_logs_p20261128",
+            "task_execution_logs_p20261129",
+        ]
+    );
+    assert_eq!(report.default_rows_deleted, 1);
+    assert_eq!(report.run_keys_deleted, 3);
+    assert!(report.rollup_rows_deleted > 0);
+
+    let left: Vec<String> = all_runs(&store)
+        .await
+        .into_iter()
+        .map(|r| r.state.task_id)
+        .collect();
+    assert_eq!(left, ["day-4", "day-3", "day-2"]);
+    // Rollups forgot the dropped days: metrics over 30 days see the three runs left.
+    let metrics = store
+        .metrics(start - TimeDelta::days(30))
+        .await
+        .expect("metrics");
+    assert_eq!(metrics[0].total_executions, 3);
+    assert_eq!(
+        policy.cutoff(),
+        Granularity::Day.floor(start + TimeDelta::days(2))
+    );
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn only_one_maintenance_runs_at_a_time(pool: PgPool) {
+    let store = store(pool.clone(), Utc::now()).await;
+    // Another replica holds the lock.
+    let mut other = pool.acquire().await.expect("connection");
+    let held: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(8386110886357855859)")
+        .fetch_one(&mut *other)
+        .await
+        .expect("lock");
+    assert!(held);
+    let report = store
+        .maintain(&RetentionPolicy::new(30))
+        .await
+        .expect("maintain");
+    assert!(report.skipped);
+    sqlx::query("SELECT pg_advisory_unlock_all()")
+        .execute(&mut *other)
+        .await
+        .expect("unlock");
+    let report = store
+        .maintain(&RetentionPolicy::new(30))
+        .await
+        .expect("maintain");
+    assert!(!report.skipped);
+}
