@@ -31,7 +31,9 @@ pub async fn run_schedule(
         let policy = RetentionPolicy::new(retention_days);
         match store.maintain(&policy).await {
             Ok(report) => log_report(&report),
-            Err(err) => tracing::warn!(error = %err, "maintenance failed; retrying at the next tick"),
+            Err(err) => {
+                tracing::warn!(error = %err, "maintenance failed; retrying at the next tick")
+            }
         }
     }
 }

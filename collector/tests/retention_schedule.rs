@@ -53,7 +53,10 @@ async fn the_schedule_removes_expired_runs_and_stops_on_shutdown(pool: PgPool) {
     ));
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while run_count(&store).await > 0 {
-        assert!(tokio::time::Instant::now() < deadline, "the expired run was never removed");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the expired run was never removed"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let _ = stop.send(());

@@ -13,11 +13,13 @@ use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, TestRunner};
 use sqlx::PgPool;
 use tasklens_model::{Contribution, RollupDelta, RunKey, RunState, TaskRunEvent, TaskStatus};
-use tasklens_store::{
-    HistoryQuery, PgStore, StoredRun, TaskStore, TimeseriesQuery, figures,
-};
+use tasklens_store::{HistoryQuery, PgStore, StoredRun, TaskStore, TimeseriesQuery, figures};
 
-const TASKS: [&str; 3] = ["score_message", "embed_atoms_batch", "scheduled_daily_digest"];
+const TASKS: [&str; 3] = [
+    "score_message",
+    "embed_atoms_batch",
+    "scheduled_daily_digest",
+];
 
 #[derive(Debug, Clone)]
 struct RunPlan {
@@ -50,15 +52,21 @@ fn run_plan() -> impl Strategy<Value = RunPlan> {
         any::<[bool; 3]>(),
         1..4usize,
     )
-        .prop_map(|(task, attempt, offset_secs, duration_ms, fails, reported, copies)| RunPlan {
-            task,
-            attempt,
-            offset_secs,
-            duration_ms,
-            fails,
-            reported: if reported == [false; 3] { [true; 3] } else { reported },
-            copies,
-        })
+        .prop_map(
+            |(task, attempt, offset_secs, duration_ms, fails, reported, copies)| RunPlan {
+                task,
+                attempt,
+                offset_secs,
+                duration_ms,
+                fails,
+                reported: if reported == [false; 3] {
+                    [true; 3]
+                } else {
+                    reported
+                },
+                copies,
+            },
+        )
 }
 
 fn scenario() -> impl Strategy<Value = Scenario> {
@@ -177,7 +185,11 @@ async fn rows_converge_and_rollups_match_raw_rows(pool: PgPool) {
     }
 
     let runs = all_runs(&store).await;
-    assert_eq!(runs.len(), expected_all.len(), "one row per run, no duplicates");
+    assert_eq!(
+        runs.len(),
+        expected_all.len(),
+        "one row per run, no duplicates"
+    );
     for run in &runs {
         let expected = expected_all.get(&run.state.key()).expect("an expected run");
         assert_eq!(&run.state, expected, "run {}", run.state.key());
@@ -199,7 +211,10 @@ async fn rows_converge_and_rollups_match_raw_rows(pool: PgPool) {
     // History counts come from rollups too; check them against the rows.
     for task in [None, Some(TASKS[0])] {
         for status in [None, Some(TaskStatus::Failed), Some(TaskStatus::Success)] {
-            let (from, to) = (start + TimeDelta::seconds(4_321), start + TimeDelta::days(2));
+            let (from, to) = (
+                start + TimeDelta::seconds(4_321),
+                start + TimeDelta::days(2),
+            );
             let page = store
                 .history(&HistoryQuery {
                     task_name: task.map(str::to_owned),

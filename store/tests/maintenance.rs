@@ -53,7 +53,11 @@ async fn retention_drops_whole_days_and_everything_that_refers_to_them(pool: PgP
         let life = Life::new(&format!("day-{day}"), "scheduled_daily_digest", now);
         store.write_batch(life.all()).await.expect("write");
     }
-    let stray = Life::new("stray", "scheduled_daily_digest", start - TimeDelta::days(10));
+    let stray = Life::new(
+        "stray",
+        "scheduled_daily_digest",
+        start - TimeDelta::days(10),
+    );
     store.write_batch(stray.all()).await.expect("write");
     let in_default: i64 = sqlx::query_scalar("SELECT count(*) FROM task_execution_logs_default")
         .fetch_one(&pool)

@@ -13,7 +13,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{ConnectOptions, PgPool};
+use sqlx::{ConnectOptions, Connection, PgPool};
 use tasklens_model::TaskRunEvent;
 
 use crate::TaskStore;
@@ -87,15 +87,29 @@ impl PgStore {
             connect.get_port(),
             connect.get_database().unwrap_or("postgres")
         );
+        // One direct connection first: it reports the real reason (refused, unknown host, bad
+        // password, no such database) where a pool would only say that it timed out.
+        let probe = tokio::time::timeout(options.acquire_timeout, connect.connect()).await;
+        let fail = |reason: String| StoreError::Connect {
+            target: target.clone(),
+            reason,
+        };
+        match probe {
+            Err(_) => {
+                return Err(fail(format!(
+                    "no answer within {} s",
+                    options.acquire_timeout.as_secs()
+                )));
+            }
+            Ok(Err(err)) => return Err(fail(err.to_string())),
+            Ok(Ok(conn)) => {
+                let _ = conn.close().await;
+            }
+        }
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout)
-            .connect_with(connect)
-            .await
-            .map_err(|e| StoreError::Connect {
-                target,
-                reason: e.to_string(),
-            })?;
+            .connect_lazy_with(connect);
         Ok(PgStore { pool })
     }
 
