@@ -17,7 +17,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Create or upgrade the database schema, and the partitions of the coming days.
+    /// Create or upgrade the database schema, and the partitions of the coming days. Creates the
+    /// database itself when the server says it does not exist.
     Migrate(DatabaseArgs),
     /// Remove runs older than the retention period now, by dropping whole days, and create the
     /// coming days' partitions. The collector service also does this every hour.
@@ -68,12 +69,16 @@ impl DatabaseArgs {
 
     async fn connect(&self) -> Result<PgStore> {
         let url = self.url()?;
-        PgStore::connect(&url, &PgStoreOptions::default())
+        self.connect_to(&url).await
+    }
+
+    async fn connect_to(&self, url: &str) -> Result<PgStore> {
+        PgStore::connect(url, &PgStoreOptions::default())
             .await
             .with_context(|| {
                 format!(
                     "database {} is not usable; fix --database-url / TASKLENS_DATABASE_URL",
-                    redact_url(&url)
+                    redact_url(url)
                 )
             })
     }
@@ -89,7 +94,14 @@ where
     let cli = Cli::try_parse_from(args)?;
     match cli.command {
         Command::Migrate(db) => {
-            let store = db.connect().await?;
+            let url = db.url()?;
+            if PgStore::create_database_if_missing(&url)
+                .await
+                .context("creating the database failed")?
+            {
+                writeln!(out, "created database {}", redact_url(&url))?;
+            }
+            let store = db.connect_to(&url).await?;
             store.migrate().await.context("migrations failed")?;
             let report = store
                 .maintain(&RetentionPolicy::new(

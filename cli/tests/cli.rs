@@ -142,3 +142,34 @@ async fn migrate_builds_a_fresh_database_and_is_idempotent(pool: PgPool) {
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(String::from_utf8_lossy(&output.stdout).starts_with("kept 7 days"));
 }
+
+#[tokio::test]
+async fn migrate_creates_a_missing_database() {
+    use sqlx::Connection;
+    let admin_url = std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let name = format!(
+        "tasklens_cli_{}_{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock after 1970")
+            .subsec_nanos()
+    );
+    let base = admin_url.rsplit_once('/').map_or(admin_url.as_str(), |(b, _)| b);
+    let url = format!("{base}/{name}");
+    let output = tasklens(&["migrate", "--database-url", &url], &[]);
+    let mut admin = sqlx::PgConnection::connect(&admin_url).await.expect("admin");
+    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+        .bind(&name)
+        .fetch_one(&mut admin)
+        .await
+        .expect("query");
+    sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+        .execute(&mut admin)
+        .await
+        .expect("cleanup");
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(exists);
+    assert!(String::from_utf8_lossy(&output.stdout).starts_with("created database"));
+}

@@ -145,7 +145,7 @@ mod tests {
 
     #[test]
     fn an_unknown_status_names_the_allowed_values() {
-        let err = "done".parse::<TaskStatus>().unwrap_err();
+        let err = "done".parse::<TaskStatus>().expect_err("not a status");
         assert_eq!(
             err.to_string(),
             "unknown status \"done\": expected one of pending, running, success, failed"

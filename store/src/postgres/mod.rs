@@ -113,6 +113,41 @@ impl PgStore {
         Ok(PgStore { pool })
     }
 
+    /// Creates the URL's database when the server answers that it does not exist (connecting to
+    /// the server's `postgres` database to do so). Returns whether it created it.
+    pub async fn create_database_if_missing(url: &str) -> Result<bool, StoreError> {
+        let connect = connect_options(url)?;
+        let Some(name) = connect.get_database().map(str::to_owned) else {
+            return Ok(false);
+        };
+        match connect.connect().await {
+            Ok(conn) => {
+                let _ = conn.close().await;
+                return Ok(false);
+            }
+            Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("3D000") => {}
+            // Anything else is reported by `connect` with its real reason.
+            Err(_) => return Ok(false),
+        }
+        let target = format!("{}:{}/postgres", connect.get_host(), connect.get_port());
+        let mut admin = connect
+            .clone()
+            .database("postgres")
+            .connect()
+            .await
+            .map_err(|e| StoreError::Connect {
+                target,
+                reason: e.to_string(),
+            })?;
+        // A database name cannot be a bind parameter; quote it as an identifier.
+        let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+        sqlx::query(&format!("CREATE DATABASE {quoted}"))
+            .execute(&mut admin)
+            .await?;
+        let _ = admin.close().await;
+        Ok(true)
+    }
+
     /// Wraps an existing pool (tests get one per database from `#[sqlx::test]`).
     pub fn from_pool(pool: PgPool) -> Self {
         PgStore { pool }
