@@ -10,14 +10,17 @@
 //! caps, histogram bins, time-bucket plans) so they can be tested with tables and properties, and
 //! so every store backend applies the same ones.
 
+pub mod conventions;
 pub mod histogram;
 pub mod limits;
+pub mod redact;
 pub mod rollup;
 pub mod run;
 pub mod status;
 pub mod window;
 
 pub use histogram::Histogram;
+pub use redact::Redactor;
 pub use rollup::{Contribution, RollupChanges, RollupDelta, RollupKey};
 pub use run::{RuleViolation, RunKey, RunState, TaskRunEvent, ValidationRule};
 pub use status::{ParseEnumError, SourceSystem, TaskStatus};
