@@ -9,6 +9,7 @@
 
 mod error;
 pub mod figures;
+pub mod live;
 mod postgres;
 mod types;
 
@@ -17,7 +18,8 @@ use chrono::{DateTime, Utc};
 use tasklens_model::TaskRunEvent;
 
 pub use error::StoreError;
-pub use postgres::{PgStore, PgStoreOptions, redact_url};
+pub use live::{LIVE_CHANNEL, LiveEvent};
+pub use postgres::{LiveSubscription, PgStore, PgStoreOptions, redact_url};
 pub use types::*;
 
 /// Reads and writes task runs.

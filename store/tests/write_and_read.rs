@@ -455,3 +455,42 @@ fn a_state_with_every_field_round_trips_through_events() {
         assert_eq!(state.validate(), Ok(()));
     }
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn every_committed_change_is_published_live(pool: PgPool) {
+    let store = store(pool, Utc::now()).await;
+    let mut subscription = store.subscribe().await.expect("subscribe");
+    let life = Life {
+        failure: Some("boom".into()),
+        ..Life::new("live-1", "score_message", Utc::now())
+    };
+    store
+        .write_batch(vec![life.pending()])
+        .await
+        .expect("write");
+    store
+        .write_batch(vec![life.finished()])
+        .await
+        .expect("write");
+    store
+        .write_batch(vec![life.finished()])
+        .await
+        .expect("a duplicate publishes nothing");
+    let mut seen = Vec::new();
+    while seen.len() < 2 {
+        let events = tokio::time::timeout(std::time::Duration::from_secs(5), subscription.recv())
+            .await
+            .expect("an event within 5 s")
+            .expect("recv");
+        seen.extend(events);
+    }
+    assert_eq!(seen[0].status, TaskStatus::Pending);
+    assert_eq!(seen[0].previous_status, None);
+    assert_eq!(seen[1].status, TaskStatus::Failed);
+    assert_eq!(seen[1].previous_status, Some(TaskStatus::Pending));
+    assert_eq!(seen[1].error_message.as_deref(), Some("boom"));
+    assert_eq!(seen[1].duration_ms, Some(1000));
+    let nothing_more =
+        tokio::time::timeout(std::time::Duration::from_millis(300), subscription.recv()).await;
+    assert!(nothing_more.is_err(), "the duplicate must not publish");
+}

@@ -1,6 +1,7 @@
 //! [`PgStore`]: the store on PostgreSQL.
 
 mod bulk;
+mod listen;
 mod maintenance;
 mod read;
 mod rows;
@@ -17,6 +18,8 @@ use sqlx::{ConnectOptions, Connection, PgPool};
 use tasklens_model::TaskRunEvent;
 
 use crate::TaskStore;
+pub use listen::LiveSubscription;
+
 use crate::error::StoreError;
 use crate::types::{
     HistoryPage, HistoryQuery, MaintenanceReport, RetentionPolicy, RunDetail, StorageStats,
@@ -172,6 +175,11 @@ impl PgStore {
     /// and rollups, in one transaction. Later events of these runs merge as usual.
     pub async fn import_runs(&self, runs: &[StoredRun]) -> Result<u64, StoreError> {
         bulk::import_runs(&self.pool, runs).await
+    }
+
+    /// Subscribes to live events (every run change committed by any process).
+    pub async fn subscribe(&self) -> Result<LiveSubscription, StoreError> {
+        LiveSubscription::new(&self.pool).await
     }
 
     /// Disk used by runs, their indexes, identities and rollups.

@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use super::rows::{RUN_COLUMNS, stored_run};
 use crate::error::StoreError;
+use crate::live::{self, LIVE_CHANNEL, LiveEvent};
 use crate::types::{RunChange, StoredRun, WriteOutcome};
 
 /// Finds or creates each run's identity. `DO UPDATE` (not `DO NOTHING`) so that existing keys
@@ -254,6 +255,24 @@ pub(super) async fn apply_rollups(
     Ok(())
 }
 
+/// Publishes the batch's changes on the live channel. PostgreSQL delivers notifications only
+/// when the transaction commits, so listeners never see a change that was rolled back.
+async fn notify(
+    changed: &[RunChange],
+    tx: &mut Transaction<'_, Postgres>,
+) -> Result<(), StoreError> {
+    if changed.is_empty() {
+        return Ok(());
+    }
+    let events: Vec<LiveEvent> = changed.iter().map(LiveEvent::of).collect();
+    sqlx::query("SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload")
+        .bind(LIVE_CHANNEL)
+        .bind(live::payloads(&events))
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 struct Identity {
     id: i64,
     created_at: DateTime<Utc>,
@@ -383,6 +402,7 @@ pub(super) async fn write_batch(
         updates.execute(&update_sql(), true, &mut tx).await?;
     }
     apply_rollups(rollups.into_changes(), &mut tx).await?;
+    notify(&changed, &mut tx).await?;
     tx.commit().await?;
     Ok(WriteOutcome { changed, rejected })
 }

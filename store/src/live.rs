@@ -1,0 +1,144 @@
+//! Live events: every new state of a run, published in the transaction that writes it, so a
+//! dashboard process (any number of replicas) learns of it within milliseconds and never of a
+//! change that was rolled back.
+//!
+//! On PostgreSQL this is LISTEN/NOTIFY on [`LIVE_CHANNEL`]; a notification carries a JSON array
+//! of [`LiveEvent`]s (several per notification, under PostgreSQL's 8000-byte payload limit).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tasklens_model::{SourceSystem, TaskStatus};
+
+use crate::types::RunChange;
+
+/// The PostgreSQL notification channel.
+pub const LIVE_CHANNEL: &str = "tasklens_run_changes";
+/// Error messages in live events are cut to this many bytes; the full one is a query away.
+const LIVE_ERROR_BYTES: usize = 300;
+/// PostgreSQL refuses payloads of 8000 bytes or more.
+const MAX_PAYLOAD_BYTES: usize = 7900;
+
+/// A run's new state, compact.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LiveEvent {
+    pub id: i64,
+    pub task_id: String,
+    pub task_name: String,
+    pub status: TaskStatus,
+    /// `None` for a run seen for the first time.
+    pub previous_status: Option<TaskStatus>,
+    pub source: SourceSystem,
+    pub attempt: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub duration_ms: Option<i64>,
+    pub queue_wait_ms: Option<i64>,
+    pub error_message: Option<String>,
+}
+
+impl LiveEvent {
+    pub fn of(change: &RunChange) -> Self {
+        let run = &change.run;
+        let s = &run.state;
+        LiveEvent {
+            id: run.id,
+            task_id: truncate(&s.task_id, 200),
+            task_name: truncate(&s.task_name, 200),
+            status: s.status,
+            previous_status: change.previous_status,
+            source: s.source,
+            attempt: s.attempt,
+            created_at: run.created_at,
+            updated_at: run.updated_at,
+            started_at: s.started_at,
+            completed_at: s.completed_at,
+            duration_ms: s.duration_ms(),
+            queue_wait_ms: s.queue_wait_ms(),
+            error_message: s
+                .error_message
+                .as_deref()
+                .map(|m| truncate(m, LIVE_ERROR_BYTES)),
+        }
+    }
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}
+
+/// Packs events into JSON-array payloads that each fit one notification.
+pub fn payloads(events: &[LiveEvent]) -> Vec<String> {
+    let mut payloads = Vec::new();
+    let mut current = String::from("[");
+    for event in events {
+        let Ok(json) = serde_json::to_string(event) else {
+            continue;
+        };
+        if current.len() > 1 && current.len() + json.len() + 2 > MAX_PAYLOAD_BYTES {
+            current.push(']');
+            payloads.push(std::mem::replace(&mut current, String::from("[")));
+        }
+        if current.len() > 1 {
+            current.push(',');
+        }
+        current.push_str(&json);
+    }
+    if current.len() > 1 {
+        current.push(']');
+        payloads.push(current);
+    }
+    payloads
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(i: i64) -> LiveEvent {
+        LiveEvent {
+            id: i,
+            task_id: format!("{i:036}"),
+            task_name: "embed_messages_batch".into(),
+            status: TaskStatus::Failed,
+            previous_status: Some(TaskStatus::Running),
+            source: SourceSystem::Celery,
+            attempt: 0,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+            started_at: Some(Utc::now()),
+            completed_at: Some(Utc::now()),
+            duration_ms: Some(12),
+            queue_wait_ms: None,
+            error_message: Some("é".repeat(400)),
+        }
+    }
+
+    #[test]
+    fn payloads_fit_a_notification_and_lose_nothing() {
+        let events: Vec<_> = (0..500).map(event).collect();
+        let packed = payloads(&events);
+        assert!(packed.len() > 1);
+        let mut back = Vec::new();
+        for payload in &packed {
+            assert!(payload.len() < 8000, "{}", payload.len());
+            back.extend(serde_json::from_str::<Vec<LiveEvent>>(payload).expect("json"));
+        }
+        assert_eq!(back, events);
+    }
+
+    #[test]
+    fn long_error_messages_are_cut_on_a_char_boundary() {
+        let cut = truncate(&"é".repeat(400), LIVE_ERROR_BYTES);
+        assert!(cut.len() <= LIVE_ERROR_BYTES + "…".len());
+        assert!(cut.ends_with('…'));
+    }
+}
