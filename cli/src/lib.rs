@@ -3,8 +3,14 @@
 
 use std::ffi::OsString;
 
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
 use anyhow::{Context, Result, anyhow};
 use clap::{Args, Parser, Subcommand};
+use tasklens_collector::CollectorConfig;
+use tasklens_collector::pipeline::PipelineConfig;
 use tasklens_store::{PgStore, PgStoreOptions, RetentionPolicy, TaskStore, redact_url};
 
 /// tasklens: every run of every background task, live. One binary for every part.
@@ -23,6 +29,94 @@ pub enum Command {
     /// Remove runs older than the retention period now, by dropping whole days, and create the
     /// coming days' partitions. The collector service also does this every hour.
     Retention(RetentionArgs),
+    /// Receive OpenTelemetry traces and logs (OTLP over gRPC and HTTP), recognise task runs and
+    /// write them to the database. Also runs retention hourly.
+    Collector(CollectorArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CollectorArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Address for OTLP/gRPC (TraceService, LogsService).
+    #[arg(
+        long,
+        env = "TASKLENS_OTLP_GRPC_ADDR",
+        default_value = "127.0.0.1:4317"
+    )]
+    pub otlp_grpc_addr: SocketAddr,
+    /// Address for OTLP/HTTP (POST /v1/traces, /v1/logs; protobuf or JSON; gzip).
+    #[arg(
+        long,
+        env = "TASKLENS_OTLP_HTTP_ADDR",
+        default_value = "127.0.0.1:4318"
+    )]
+    pub otlp_http_addr: SocketAddr,
+    /// Address for the collector's own /healthz, /readyz and Prometheus /metrics.
+    #[arg(
+        long,
+        env = "TASKLENS_COLLECTOR_ADMIN_ADDR",
+        default_value = "127.0.0.1:4319"
+    )]
+    pub admin_addr: SocketAddr,
+    /// Bearer token senders must present (Authorization header or gRPC metadata). Unset: no
+    /// token needed.
+    #[arg(long, env = "TASKLENS_OTLP_TOKEN", hide_env_values = true)]
+    pub otlp_token: Option<String>,
+    /// Largest request accepted, in bytes, compressed and after decompression.
+    #[arg(long, env = "TASKLENS_MAX_REQUEST_BYTES", default_value_t = 64 * 1024 * 1024,
+          value_parser = clap::value_parser!(u64).range(1024..=1024 * 1024 * 1024))]
+    pub max_request_bytes: u64,
+    /// A batch is written when it holds this many task-run events...
+    #[arg(long, env = "TASKLENS_BATCH_MAX_EVENTS", default_value_t = 2000,
+          value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub batch_max_events: u64,
+    /// ...or when its first event has waited this many milliseconds.
+    #[arg(long, env = "TASKLENS_BATCH_MAX_DELAY_MS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(0..=10_000))]
+    pub batch_max_delay_ms: u64,
+    /// Events accepted but not yet committed, at most; beyond it senders are told to retry.
+    #[arg(long, env = "TASKLENS_QUEUE_CAPACITY", default_value_t = 50_000,
+          value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    pub queue_capacity: u64,
+    /// Comma-separated parameter key patterns to redact (case-insensitive substrings).
+    #[arg(
+        long,
+        env = "TASKLENS_SECRET_KEYS",
+        value_delimiter = ',',
+        default_value = "password,passwd,secret,token,api_key,apikey,authorization,credential,private_key,cookie,session"
+    )]
+    pub secret_keys: Vec<String>,
+    /// Days of runs to keep.
+    #[arg(long, env = "TASKLENS_RETENTION_DAYS", default_value_t = RetentionPolicy::DEFAULT_RETENTION_DAYS,
+          value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub retention_days: u32,
+    /// Seconds between maintenance runs (retention and upcoming partitions).
+    #[arg(long, env = "TASKLENS_MAINTENANCE_INTERVAL_SECS", default_value_t = 3600,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub maintenance_interval_secs: u64,
+}
+
+impl CollectorArgs {
+    fn config(&self) -> CollectorConfig {
+        let to_usize = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+        CollectorConfig {
+            grpc_addr: self.otlp_grpc_addr,
+            http_addr: self.otlp_http_addr,
+            admin_addr: self.admin_addr,
+            max_request_bytes: to_usize(self.max_request_bytes),
+            pipeline: PipelineConfig {
+                batch_max_events: to_usize(self.batch_max_events),
+                batch_max_delay: Duration::from_millis(self.batch_max_delay_ms),
+                queue_capacity: to_usize(self.queue_capacity),
+            },
+            token: self.otlp_token.clone(),
+            secret_keys: self.secret_keys.clone(),
+            retention_days: self.retention_days,
+            maintenance_interval: Duration::from_secs(self.maintenance_interval_secs),
+            ..CollectorConfig::default()
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -140,8 +234,51 @@ where
                 )?;
             }
         }
+        Command::Collector(args) => {
+            let store = args.database.connect().await?;
+            store.migrate().await.context("migrations failed")?;
+            let collector = tasklens_collector::start(args.config(), Arc::new(store))
+                .await
+                .context("the collector cannot start")?;
+            writeln!(
+                out,
+                "collector ready: OTLP/gRPC on {}, OTLP/HTTP on http://{} (POST /v1/traces, /v1/logs), health and metrics on http://{}",
+                collector.grpc_addr, collector.http_addr, collector.admin_addr
+            )?;
+            out.flush()?;
+            let stopper = collector.stopper();
+            tokio::spawn(async move {
+                shutdown_signal().await;
+                tracing::info!("shutting down: committing what was accepted");
+                let _ = stopper.send(true);
+            });
+            collector.wait().await.context("the collector failed")?;
+            writeln!(out, "collector stopped")?;
+        }
     }
     Ok(())
+}
+
+/// SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
 }
 
 fn list(names: &[String]) -> String {

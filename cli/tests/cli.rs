@@ -156,15 +156,20 @@ async fn migrate_creates_a_missing_database() {
             .expect("clock after 1970")
             .subsec_nanos()
     );
-    let base = admin_url.rsplit_once('/').map_or(admin_url.as_str(), |(b, _)| b);
+    let base = admin_url
+        .rsplit_once('/')
+        .map_or(admin_url.as_str(), |(b, _)| b);
     let url = format!("{base}/{name}");
     let output = tasklens(&["migrate", "--database-url", &url], &[]);
-    let mut admin = sqlx::PgConnection::connect(&admin_url).await.expect("admin");
-    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-        .bind(&name)
-        .fetch_one(&mut admin)
+    let mut admin = sqlx::PgConnection::connect(&admin_url)
         .await
-        .expect("query");
+        .expect("admin");
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(&name)
+            .fetch_one(&mut admin)
+            .await
+            .expect("query");
     sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
         .execute(&mut admin)
         .await

@@ -1,4 +1,19 @@
-//! The tasklens collector service. Today it hosts the store's maintenance schedule; the OTLP
-//! receivers arrive with the collector issue.
+//! The tasklens collector: an OTLP receiver (gRPC and HTTP) that recognises the task runs in
+//! the spans of any instrumented task system and writes them through the store.
+//!
+//! Data flow: transport (`grpc`, `http`) → `ingest` (token, recognition, counters) →
+//! `pipeline` (bounded queue, batcher, one transaction per batch) → the sender's answer.
+//! Architecture Invariant: a sender is answered "OK" only after the commit that holds its data.
 
+pub mod admin;
+pub mod auth;
+pub mod grpc;
+pub mod http;
+pub mod ingest;
+pub mod pipeline;
+pub mod recognize;
 pub mod retention;
+pub mod server;
+pub mod telemetry;
+
+pub use server::{CollectorConfig, RunningCollector, start};

@@ -1,0 +1,193 @@
+//! The write path: a bounded queue of decoded task-run events in front of a batcher that
+//! commits them through the store, one transaction per batch.
+//!
+//! Architecture Invariant: a submitter hears "committed" only after the transaction holding its
+//! events has committed. The queue is bounded in events (not requests); when it is full, new
+//! submissions are refused at once so senders back off and memory stays flat.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tasklens_model::TaskRunEvent;
+use tasklens_store::TaskStore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::telemetry;
+
+/// Batching and queue limits.
+#[derive(Debug, Clone)]
+pub struct PipelineConfig {
+    /// A batch is written once it holds this many events...
+    pub batch_max_events: usize,
+    /// ...or once its first event has waited this long.
+    pub batch_max_delay: Duration,
+    /// Events accepted but not yet committed, at most.
+    pub queue_capacity: usize,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        PipelineConfig {
+            batch_max_events: 2000,
+            batch_max_delay: Duration::from_millis(10),
+            queue_capacity: 50_000,
+        }
+    }
+}
+
+/// Why a submission was not committed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SubmitError {
+    /// The queue is full: retry later.
+    #[error("the ingest queue is full")]
+    QueueFull,
+    /// The database cannot be reached: retry later.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    /// The write failed for another reason.
+    #[error("the write failed: {0}")]
+    Failed(String),
+    /// The collector is shutting down.
+    #[error("the collector is shutting down")]
+    ShuttingDown,
+}
+
+impl SubmitError {
+    /// Whether the sender should retry.
+    pub fn is_retryable(&self) -> bool {
+        !matches!(self, SubmitError::Failed(_))
+    }
+}
+
+struct Submission {
+    events: Vec<TaskRunEvent>,
+    reply: oneshot::Sender<Result<(), SubmitError>>,
+    permit: OwnedSemaphorePermit,
+}
+
+/// The submitting end; cheap to clone. When every clone is dropped the batcher drains the
+/// queue, commits what it holds and stops.
+#[derive(Clone)]
+pub struct Pipeline {
+    sender: mpsc::UnboundedSender<Submission>,
+    permits: Arc<Semaphore>,
+    capacity: usize,
+}
+
+impl std::fmt::Debug for Pipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pipeline")
+            .field("capacity", &self.capacity)
+            .field("available", &self.permits.available_permits())
+            .finish()
+    }
+}
+
+impl Pipeline {
+    /// Starts the batcher; the handle ends once every `Pipeline` clone is dropped and the
+    /// queue is drained.
+    pub fn start(store: Arc<dyn TaskStore>, config: PipelineConfig) -> (Pipeline, JoinHandle<()>) {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        let capacity = config.queue_capacity.max(1);
+        let permits = Arc::new(Semaphore::new(capacity));
+        let batcher = tokio::spawn(run_batcher(
+            store,
+            config,
+            receiver,
+            permits.clone(),
+            capacity,
+        ));
+        (
+            Pipeline {
+                sender,
+                permits,
+                capacity,
+            },
+            batcher,
+        )
+    }
+
+    /// Queues `events` and waits until they are committed. The channel itself is unbounded;
+    /// the semaphore bounds what it can hold.
+    pub async fn submit(&self, events: Vec<TaskRunEvent>) -> Result<(), SubmitError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        // A request larger than the whole queue still gets in when the queue is empty.
+        let wanted = u32::try_from(events.len().min(self.capacity)).unwrap_or(u32::MAX);
+        let permit = self
+            .permits
+            .clone()
+            .try_acquire_many_owned(wanted)
+            .map_err(|_| SubmitError::QueueFull)?;
+        let (reply, committed) = oneshot::channel();
+        self.sender
+            .send(Submission {
+                events,
+                reply,
+                permit,
+            })
+            .map_err(|_| SubmitError::ShuttingDown)?;
+        committed.await.unwrap_or(Err(SubmitError::ShuttingDown))
+    }
+}
+
+async fn run_batcher(
+    store: Arc<dyn TaskStore>,
+    config: PipelineConfig,
+    mut receiver: mpsc::UnboundedReceiver<Submission>,
+    permits: Arc<Semaphore>,
+    capacity: usize,
+) {
+    while let Some(first) = receiver.recv().await {
+        let deadline = Instant::now() + config.batch_max_delay;
+        let mut count = first.events.len();
+        let mut batch = vec![first];
+        while count < config.batch_max_events {
+            match tokio::time::timeout_at(deadline, receiver.recv()).await {
+                Ok(Some(next)) => {
+                    count += next.events.len();
+                    batch.push(next);
+                }
+                Ok(None) | Err(_) => break,
+            }
+        }
+        write(store.as_ref(), batch, count).await;
+        telemetry::queue_depth(capacity - permits.available_permits());
+    }
+}
+
+async fn write(store: &dyn TaskStore, batch: Vec<Submission>, count: usize) {
+    let mut events = Vec::with_capacity(count);
+    let mut replies = Vec::with_capacity(batch.len());
+    for submission in batch {
+        events.extend(submission.events);
+        // The permit is released when the reply is sent, below.
+        replies.push((submission.reply, submission.permit));
+    }
+    let started = Instant::now();
+    let result = store.write_batch(events).await;
+    let outcome = match result {
+        Ok(outcome) => {
+            telemetry::batch_committed(count, outcome.changed.len(), started.elapsed());
+            if !outcome.rejected.is_empty() {
+                tracing::warn!(count = outcome.rejected.len(), first = %outcome.rejected[0], "the store refused runs");
+            }
+            Ok(())
+        }
+        Err(err) if err.is_transient() => {
+            tracing::warn!(error = %err, "batch not written: database unavailable");
+            Err(SubmitError::Unavailable(err.to_string()))
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "batch not written");
+            Err(SubmitError::Failed(err.to_string()))
+        }
+    };
+    for (reply, permit) in replies {
+        let _ = reply.send(outcome.clone());
+        drop(permit);
+    }
+}

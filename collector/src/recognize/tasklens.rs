@@ -1,0 +1,360 @@
+//! This project's own span conventions (`tasklens_model::conventions`).
+//!
+//! - Identity: `tasklens.task.id` (required), `tasklens.task.attempt` (integer, default 0).
+//! - State: an explicit `tasklens.task.state` wins (an unknown value is rejected); otherwise a
+//!   PRODUCER span is pending, a CONSUMER span is finished (failed on status ERROR or an
+//!   `exception` event, else success); any other kind without a state is rejected, since its
+//!   meaning cannot be told.
+//! - Times follow the state: running sets `started_at` (span start), finished sets
+//!   `started_at` and `completed_at` (span end). `enqueued_at` is the producer span's start,
+//!   or `tasklens.task.enqueued_at_unix_nano` on worker spans.
+//! - Params: `tasklens.task.params`, a JSON string (kept as a JSON string value when it does not
+//!   parse; a structured attribute value is converted), always redacted here whatever the sender
+//!   did.
+//! - Errors: the common rule; `tasklens.error.chain` is appended to the traceback under
+//!   "Caused by:".
+
+use opentelemetry_proto::tonic::common::v1::any_value::Value;
+use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
+use serde_json::Value as Json;
+use tasklens_model::conventions::{
+    ERROR_CHAIN, TASK_ATTEMPT, TASK_ENQUEUED_AT, TASK_ID, TASK_NAME, TASK_PARAMS, TASK_QUEUE,
+    TASK_STATE,
+};
+use tasklens_model::{Redactor, RunKey, SourceSystem, TaskStatus};
+
+use super::attributes::{Attrs, preview, to_attempt, to_json, type_name};
+use super::span::{Draft, Outcome, Role, SpanView, pending_state, unix_nanos};
+
+pub(crate) fn recognize(view: &SpanView<'_>, redactor: &Redactor) -> Outcome {
+    let envelope = view.envelope()?;
+    let attrs = view.attrs;
+    let task_name = match attrs.value(TASK_NAME) {
+        Some(Value::StringValue(name)) => name.clone(),
+        Some(other) => {
+            return Err(format!(
+                "{TASK_NAME} is {}, expected a string",
+                type_name(other)
+            ));
+        }
+        None => String::new(),
+    };
+    let task_id = attrs.required_id(TASK_ID)?;
+    let attempt = match attrs.int(TASK_ATTEMPT)? {
+        Some(n) => to_attempt(TASK_ATTEMPT, n)?,
+        None => 0,
+    };
+    let kind = view.kind();
+    let status = match explicit_state(attrs)? {
+        Some(status) => status,
+        None => match kind {
+            SpanKind::Producer => TaskStatus::Pending,
+            SpanKind::Consumer if view.reports_error() => TaskStatus::Failed,
+            SpanKind::Consumer => TaskStatus::Success,
+            other => {
+                return Err(format!(
+                    "a {} span without {TASK_STATE}: cannot tell the run's state",
+                    other.as_str_name()
+                ));
+            }
+        },
+    };
+    let key = RunKey {
+        source: SourceSystem::Tasklens,
+        task_id,
+        attempt,
+    };
+    let role = if kind == SpanKind::Producer {
+        Role::Producer
+    } else {
+        Role::Run
+    };
+    let mut run = match role {
+        Role::Producer => {
+            let mut run = pending_state(&envelope, key, task_name);
+            // An explicit state on an enqueue span still needs its times.
+            run.status = status;
+            if status != TaskStatus::Pending {
+                run.started_at = Some(envelope.start);
+            }
+            if status.is_finished() {
+                run.completed_at = Some(envelope.end);
+            }
+            run
+        }
+        Role::Run => {
+            let mut run = view.run_state(&envelope, key, task_name, status, None);
+            run.enqueued_at = enqueued_at(attrs);
+            run
+        }
+    };
+    run.queue = attrs.str(TASK_QUEUE).map(str::to_owned);
+    run.params = params(attrs, redactor);
+    if status == TaskStatus::Failed {
+        let mut failure = view.failure(None);
+        if let Some(chain) = attrs.str(ERROR_CHAIN) {
+            failure.traceback = Some(match failure.traceback {
+                Some(traceback) => format!("{traceback}\n\nCaused by:\n{chain}"),
+                None => format!("Caused by:\n{chain}"),
+            });
+        }
+        failure.apply(&mut run);
+    }
+    Ok(Some(Draft {
+        run,
+        role,
+        at: envelope.at,
+    }))
+}
+
+fn explicit_state(attrs: Attrs<'_>) -> Result<Option<TaskStatus>, String> {
+    match attrs.value(TASK_STATE) {
+        None => Ok(None),
+        Some(Value::StringValue(state)) if state.trim().is_empty() => Ok(None),
+        Some(Value::StringValue(state)) => state
+            .trim()
+            .to_ascii_lowercase()
+            .parse::<TaskStatus>()
+            .map(Some)
+            .map_err(|_| {
+                format!(
+                    "{TASK_STATE} is {:?}, expected one of pending, running, success, failed",
+                    preview(state)
+                )
+            }),
+        Some(other) => Err(format!(
+            "{TASK_STATE} is {}, expected a string",
+            type_name(other)
+        )),
+    }
+}
+
+/// The enqueue time from the message headers; an unusable value is dropped (it is optional).
+fn enqueued_at(attrs: Attrs<'_>) -> Option<chrono::DateTime<chrono::Utc>> {
+    let nanos = attrs.int(TASK_ENQUEUED_AT).ok().flatten()?;
+    unix_nanos(u64::try_from(nanos).ok()?)
+}
+
+fn params(attrs: Attrs<'_>, redactor: &Redactor) -> Option<Json> {
+    let any = attrs.any(TASK_PARAMS)?;
+    let mut params = match any.value.as_ref() {
+        Some(Value::StringValue(text)) if text.trim().is_empty() => return None,
+        Some(Value::StringValue(text)) => {
+            serde_json::from_str(text).unwrap_or_else(|_| Json::String(text.clone()))
+        }
+        _ => to_json(any),
+    };
+    redactor.redact(&mut params);
+    Some(params)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::*;
+    use super::*;
+    use serde_json::json;
+    use tasklens_model::RunState;
+
+    fn run_span() -> SpanBuilder {
+        SpanBuilder::consumer("run score_message")
+            .attr(TASK_NAME, s("score_message"))
+            .attr(TASK_ID, s("t-1"))
+    }
+
+    fn recognized_run(builder: SpanBuilder) -> RunState {
+        single(&recognize_spans(vec![builder.build()])).run.clone()
+    }
+
+    #[test]
+    fn states_table() {
+        // (span, status, started, completed, enqueued)
+        let cases = [
+            (run_span(), TaskStatus::Success, true, true, false),
+            (
+                run_span().exception("E", "boom", "tb"),
+                TaskStatus::Failed,
+                true,
+                true,
+                false,
+            ),
+            (
+                run_span().error("boom"),
+                TaskStatus::Failed,
+                true,
+                true,
+                false,
+            ),
+            (
+                run_span().kind(SpanKind::Producer),
+                TaskStatus::Pending,
+                false,
+                false,
+                true,
+            ),
+            (
+                run_span()
+                    .kind(SpanKind::Internal)
+                    .attr(TASK_STATE, s("running")),
+                TaskStatus::Running,
+                true,
+                false,
+                false,
+            ),
+            (
+                // the explicit state wins over the error status
+                run_span().error("boom").attr(TASK_STATE, s("Success")),
+                TaskStatus::Success,
+                true,
+                true,
+                false,
+            ),
+        ];
+        for (builder, status, started, completed, enqueued) in cases {
+            let run = recognized_run(builder.clone());
+            assert_eq!(run.status, status, "{builder:?}");
+            assert_eq!(run.started_at.is_some(), started, "{builder:?}");
+            assert_eq!(run.completed_at.is_some(), completed, "{builder:?}");
+            assert_eq!(run.enqueued_at.is_some(), enqueued, "{builder:?}");
+        }
+    }
+
+    #[test]
+    fn a_finished_run_has_its_times_ids_and_worker() {
+        let run = recognized_run(
+            run_span()
+                .attr(TASK_ATTEMPT, i(2))
+                .attr(TASK_QUEUE, s("scoring"))
+                .attr(TASK_ENQUEUED_AT, i((T0 - 3 * MS) as i64)),
+        );
+        assert_eq!(
+            run.key(),
+            RunKey {
+                source: SourceSystem::Tasklens,
+                task_id: "t-1".into(),
+                attempt: 2
+            }
+        );
+        assert_eq!(run.started_at, Some(at(T0)));
+        assert_eq!(run.completed_at, Some(at(T0 + 10 * MS)));
+        assert_eq!(run.enqueued_at, Some(at(T0 - 3 * MS)));
+        assert_eq!(run.queue_wait_ms(), Some(3));
+        assert_eq!(run.queue.as_deref(), Some("scoring"));
+        assert_eq!(run.trace_id, Some([1; 16]));
+        assert_eq!(run.span_id, Some([2; 8]));
+        assert_eq!(run.service_name.as_deref(), Some(SERVICE));
+        assert_eq!(run.worker_host.as_deref(), Some(HOST));
+    }
+
+    #[test]
+    fn a_producer_span_carries_no_worker_fields() {
+        let run = recognized_run(
+            run_span()
+                .kind(SpanKind::Producer)
+                .attr(TASK_ENQUEUED_AT, i(1)),
+        );
+        assert_eq!(run.enqueued_at, Some(at(T0)));
+        assert_eq!((run.trace_id, run.span_id), (None, None));
+        assert_eq!((run.service_name, run.worker_host), (None, None));
+    }
+
+    #[test]
+    fn failures_carry_the_exception_and_the_error_chain() {
+        let run = recognized_run(
+            run_span()
+                .exception("ScoreError", "scoring failed", "at score()")
+                .attr(ERROR_CHAIN, s("timeout\nconnection reset")),
+        );
+        assert_eq!(run.error_message.as_deref(), Some("scoring failed"));
+        assert_eq!(run.error_type.as_deref(), Some("ScoreError"));
+        assert_eq!(
+            run.error_traceback.as_deref(),
+            Some("at score()\n\nCaused by:\ntimeout\nconnection reset")
+        );
+        let run = recognized_run(run_span().error("").attr(ERROR_CHAIN, s("cause")));
+        assert_eq!(
+            run.error_message.as_deref(),
+            Some("task failed (no error message was reported)")
+        );
+        assert_eq!(run.error_traceback.as_deref(), Some("Caused by:\ncause"));
+        // a run that succeeded keeps no error fields
+        let run = recognized_run(run_span().attr(ERROR_CHAIN, s("cause")));
+        assert_eq!(run.error_traceback, None);
+    }
+
+    #[test]
+    fn params_are_parsed_and_always_redacted() {
+        let cases = [
+            (
+                s(r#"{"user": "ann", "password": "hunter2", "nested": {"API_KEY": "k"}}"#),
+                Some(
+                    json!({"user": "ann", "password": "[redacted]", "nested": {"API_KEY": "[redacted]"}}),
+                ),
+            ),
+            (s("not json {"), Some(json!("not json {"))),
+            (s("  "), None),
+            (
+                kv(vec![attr("token", s("t")), attr("id", i(3))]),
+                Some(json!({"token": "[redacted]", "id": 3})),
+            ),
+            (i(5), Some(json!(5))),
+        ];
+        for (value, expected) in cases {
+            let run = recognized_run(run_span().attr(TASK_PARAMS, value.clone()));
+            assert_eq!(run.params, expected, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn rejections() {
+        let cases = [
+            (
+                SpanBuilder::consumer("run x").attr(TASK_NAME, s("x")),
+                "tasklens.task.id is missing",
+            ),
+            (
+                run_span().attr(TASK_STATE, s("done")),
+                "tasklens.task.state is \"done\", expected one of pending, running, success, failed",
+            ),
+            (
+                run_span().attr(TASK_STATE, i(1)),
+                "tasklens.task.state is an int, expected a string",
+            ),
+            (
+                run_span().attr(TASK_ATTEMPT, i(1 << 40)),
+                "tasklens.task.attempt is 1099511627776, out of range for an attempt number",
+            ),
+            (
+                run_span().kind(SpanKind::Internal),
+                "a SPAN_KIND_INTERNAL span without tasklens.task.state: cannot tell the run's state",
+            ),
+            (
+                SpanBuilder::consumer("run x")
+                    .attr(TASK_NAME, b(true))
+                    .attr(TASK_ID, s("t")),
+                "tasklens.task.name is a bool, expected a string",
+            ),
+            (
+                SpanBuilder::consumer("run x")
+                    .attr(TASK_NAME, s(" "))
+                    .attr(TASK_ID, s("t")),
+                "run t (attempt 0) of task \" \" breaks rule task_name_required: a run needs a non-empty task name",
+            ),
+        ];
+        for (builder, reason) in cases {
+            let recognized = recognize_spans(vec![builder.build()]);
+            assert!(recognized.events.is_empty(), "{reason}");
+            assert_eq!(recognized.rejected.len(), 1);
+            assert!(
+                recognized.rejected[0].ends_with(reason),
+                "{:?} does not end with {reason:?}",
+                recognized.rejected[0]
+            );
+        }
+    }
+
+    #[test]
+    fn an_attempt_may_come_as_a_string() {
+        let run = recognized_run(run_span().attr(TASK_ATTEMPT, s("3")));
+        assert_eq!(run.attempt, 3);
+    }
+}

@@ -1,0 +1,171 @@
+//! Starting and stopping the collector: bind every address first (port 0 works, for tests),
+//! then serve until shutdown; on shutdown stop accepting, commit what was accepted, answer
+//! those senders, then return.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tasklens_model::Redactor;
+use tasklens_store::TaskStore;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tower::util::MapResponseLayer;
+
+use crate::auth::TokenCheck;
+use crate::ingest::Ingest;
+use crate::pipeline::{Pipeline, PipelineConfig};
+use crate::recognize::Recognizer;
+use crate::{admin, grpc, http, retention, telemetry};
+
+/// Everything the collector can be told.
+#[derive(Debug, Clone)]
+pub struct CollectorConfig {
+    pub grpc_addr: SocketAddr,
+    pub http_addr: SocketAddr,
+    /// `/healthz`, `/readyz`, `/metrics`.
+    pub admin_addr: SocketAddr,
+    /// Largest request, compressed or not.
+    pub max_request_bytes: usize,
+    pub pipeline: PipelineConfig,
+    pub token: Option<String>,
+    /// Parameter keys matching these (case-insensitive substrings) are redacted.
+    pub secret_keys: Vec<String>,
+    /// Entries of the recogniser's join caches (TaskIQ producer spans, run spans for logs).
+    pub join_capacity: usize,
+    /// Told to senders when the database is unavailable.
+    pub retry_after: Duration,
+    pub retention_days: u32,
+    pub maintenance_interval: Duration,
+}
+
+impl Default for CollectorConfig {
+    fn default() -> Self {
+        CollectorConfig {
+            grpc_addr: SocketAddr::from(([127, 0, 0, 1], 4317)),
+            http_addr: SocketAddr::from(([127, 0, 0, 1], 4318)),
+            admin_addr: SocketAddr::from(([127, 0, 0, 1], 4319)),
+            max_request_bytes: 64 * 1024 * 1024,
+            pipeline: PipelineConfig::default(),
+            token: None,
+            secret_keys: tasklens_model::conventions::DEFAULT_SECRET_KEYS
+                .iter()
+                .map(|k| (*k).to_owned())
+                .collect(),
+            join_capacity: 100_000,
+            retry_after: Duration::from_secs(5),
+            retention_days: 30,
+            maintenance_interval: retention::DEFAULT_INTERVAL,
+        }
+    }
+}
+
+/// A collector that is serving.
+#[derive(Debug)]
+pub struct RunningCollector {
+    pub grpc_addr: SocketAddr,
+    pub http_addr: SocketAddr,
+    pub admin_addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningCollector {
+    /// Graceful shutdown: stop accepting, commit and answer what was accepted, then return.
+    pub async fn shutdown(self) -> std::io::Result<()> {
+        let _ = self.stop.send(true);
+        self.wait().await
+    }
+
+    /// Waits until the collector stops (after a shutdown from elsewhere, or a failure).
+    pub async fn wait(self) -> std::io::Result<()> {
+        match self.task.await {
+            Ok(result) => result,
+            Err(join) => Err(std::io::Error::other(join)),
+        }
+    }
+
+    /// A handle that stops the collector when told.
+    pub fn stopper(&self) -> watch::Sender<bool> {
+        self.stop.clone()
+    }
+}
+
+async fn stopped(mut stop: watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stopped| *stopped).await;
+}
+
+/// Binds the three addresses and starts serving.
+pub async fn start(
+    config: CollectorConfig,
+    store: Arc<dyn TaskStore>,
+) -> std::io::Result<RunningCollector> {
+    let bind = |addr: SocketAddr, what: &'static str| async move {
+        TcpListener::bind(addr).await.map_err(|e| {
+            std::io::Error::new(e.kind(), format!("cannot listen for {what} on {addr}: {e}"))
+        })
+    };
+    let grpc_listener = bind(config.grpc_addr, "OTLP/gRPC").await?;
+    let http_listener = bind(config.http_addr, "OTLP/HTTP").await?;
+    let admin_listener = bind(config.admin_addr, "health and metrics").await?;
+    let (grpc_addr, http_addr, admin_addr) = (
+        grpc_listener.local_addr()?,
+        http_listener.local_addr()?,
+        admin_listener.local_addr()?,
+    );
+    let _ = telemetry::prometheus();
+
+    let (pipeline, batcher) = Pipeline::start(store.clone(), config.pipeline.clone());
+    let redactor = Redactor::new(config.secret_keys.iter().map(String::as_str));
+    let ingest = Arc::new(Ingest::new(
+        Recognizer::new(redactor, config.join_capacity),
+        pipeline,
+        TokenCheck::new(config.token.as_deref()),
+        config.retry_after,
+    ));
+    let (stop, stop_rx) = watch::channel(false);
+
+    let grpc_server = tonic::transport::Server::builder()
+        .layer(MapResponseLayer::new(grpc::too_large_is_resource_exhausted))
+        .add_routes(grpc::routes(ingest.clone(), config.max_request_bytes))
+        .serve_with_incoming_shutdown(
+            tonic::transport::server::TcpIncoming::from(grpc_listener),
+            stopped(stop_rx.clone()),
+        );
+    let http_server = axum::serve(
+        http_listener,
+        http::router(ingest.clone(), config.max_request_bytes),
+    )
+    .with_graceful_shutdown(stopped(stop_rx.clone()));
+    let admin_server = axum::serve(admin_listener, admin::router(store.clone()))
+        .with_graceful_shutdown(stopped(stop_rx.clone()));
+    let schedule = tokio::spawn(retention::run_schedule(
+        store,
+        config.retention_days,
+        config.maintenance_interval,
+        stopped(stop_rx),
+    ));
+    drop(ingest);
+
+    let task = tokio::spawn(async move {
+        let (grpc, http, admin) = tokio::join!(
+            async { grpc_server.await.map_err(std::io::Error::other) },
+            http_server.into_future(),
+            admin_server.into_future(),
+        );
+        // The servers held the last pipeline handles: with them gone the batcher drains the
+        // queue, commits and answers, then ends.
+        let _ = batcher.await;
+        let _ = schedule.await;
+        grpc.and(http).and(admin)
+    });
+    tracing::info!(%grpc_addr, %http_addr, %admin_addr, "collector listening");
+    Ok(RunningCollector {
+        grpc_addr,
+        http_addr,
+        admin_addr,
+        stop,
+        task,
+    })
+}

@@ -1,0 +1,429 @@
+//! OTLP/HTTP against a real collector and a real PostgreSQL.
+
+mod common;
+
+use std::io::Write;
+use std::time::Duration;
+
+use common::*;
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use prost::Message;
+use reqwest::StatusCode;
+use serde_json::Value;
+use sqlx::PgPool;
+use tasklens_collector::CollectorConfig;
+use tasklens_model::TaskStatus;
+use tasklens_store::TaskStore;
+
+fn url(addr: std::net::SocketAddr, path: &str) -> String {
+    format!("http://{addr}{path}")
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(bytes).expect("gzip");
+    encoder.finish().expect("gzip")
+}
+
+async fn post(
+    addr: std::net::SocketAddr,
+    content_type: &str,
+    body: Vec<u8>,
+    headers: &[(&str, &str)],
+) -> reqwest::Response {
+    let mut request = reqwest::Client::new()
+        .post(url(addr, "/v1/traces"))
+        .header("content-type", content_type)
+        .body(body);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request.send().await.expect("request")
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn protobuf_json_and_gzip_requests_become_runs(pool: PgPool) {
+    let (collector, store) = collector(pool, test_config()).await;
+
+    let proto = request(tasklens_spans(1, "score_message", false)).encode_to_vec();
+    let answer = post(collector.http_addr, "application/x-protobuf", proto, &[]).await;
+    assert_eq!(answer.status(), StatusCode::OK);
+    assert_eq!(answer.headers()["content-type"], "application/x-protobuf");
+    let body =
+        ExportTraceServiceResponse::decode(answer.bytes().await.expect("body")).expect("decode");
+    assert_eq!(body.partial_success, None);
+    // Answered only after the commit: the run is there already.
+    let all = runs(&store).await;
+    assert_eq!(all.len(), 1);
+    let run = &all[0];
+    assert_eq!(run.state.status, TaskStatus::Success);
+    assert_eq!(run.state.task_id, "run-1");
+    assert_eq!(run.duration_ms(), Some(250));
+    assert_eq!(run.queue_wait_ms(), Some(5));
+    assert_eq!(run.state.service_name.as_deref(), Some("workers"));
+    assert_eq!(run.state.worker_host.as_deref(), Some("worker-7"));
+    let params = run.state.params.as_ref().expect("params");
+    assert_eq!(params["message_id"], 500);
+    assert_eq!(
+        params["api_key"], "[redacted]",
+        "redacted whatever the sender did"
+    );
+
+    let json =
+        serde_json::to_vec(&request(tasklens_spans(2, "score_message", true))).expect("json");
+    let answer = post(collector.http_addr, "application/json", json, &[]).await;
+    assert_eq!(answer.status(), StatusCode::OK);
+    assert_eq!(answer.headers()["content-type"], "application/json");
+    let body: Value = answer.json().await.expect("json body");
+    assert!(
+        body.get("partialSuccess").is_none_or(Value::is_null),
+        "{body}"
+    );
+
+    let gz = gzip(&request(tasklens_spans(3, "embed_atoms_batch", false)).encode_to_vec());
+    let answer = post(
+        collector.http_addr,
+        "application/x-protobuf",
+        gz,
+        &[("content-encoding", "gzip")],
+    )
+    .await;
+    assert_eq!(answer.status(), StatusCode::OK);
+
+    let all = runs(&store).await;
+    assert_eq!(all.len(), 3);
+    let failed = all
+        .iter()
+        .find(|r| r.state.task_id == "run-2")
+        .expect("run-2");
+    assert_eq!(failed.state.status, TaskStatus::Failed);
+    assert_eq!(
+        failed.state.error_message.as_deref(),
+        Some("rate limit exceeded")
+    );
+    collector.shutdown().await.expect("shutdown");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn every_error_answer_follows_the_otlp_rules(pool: PgPool) {
+    let config = CollectorConfig {
+        max_request_bytes: 64 * 1024,
+        ..test_config()
+    };
+    let (collector, store) = collector(pool, config).await;
+    let addr = collector.http_addr;
+
+    // An empty request is a success.
+    let empty = ExportTraceServiceRequest::default().encode_to_vec();
+    assert_eq!(
+        post(addr, "application/x-protobuf", empty, &[])
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        post(addr, "application/json", b"{}".to_vec(), &[])
+            .await
+            .status(),
+        StatusCode::OK
+    );
+
+    // Unknown content type: 415.
+    let answer = post(addr, "text/plain", b"hello".to_vec(), &[]).await;
+    assert_eq!(answer.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+
+    // Malformed payloads: 400 with a google.rpc.Status naming the reason, in the request's type.
+    let answer = post(addr, "application/x-protobuf", vec![0xff, 0xff, 0xff], &[]).await;
+    assert_eq!(answer.status(), StatusCode::BAD_REQUEST);
+    let status = tasklens_collector::http::RpcStatus::decode(answer.bytes().await.expect("body"))
+        .expect("a google.rpc.Status");
+    assert_eq!(status.code, 3);
+    assert!(
+        status.message.contains("invalid protobuf"),
+        "{}",
+        status.message
+    );
+    let answer = post(
+        addr,
+        "application/json",
+        b"{\"resourceSpans\": 7}".to_vec(),
+        &[],
+    )
+    .await;
+    assert_eq!(answer.status(), StatusCode::BAD_REQUEST);
+    let body: Value = answer.json().await.expect("json");
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("invalid OTLP/JSON")),
+        "{body}"
+    );
+    let answer = post(
+        addr,
+        "application/x-protobuf",
+        b"not gzip".to_vec(),
+        &[("content-encoding", "gzip")],
+    )
+    .await;
+    assert_eq!(answer.status(), StatusCode::BAD_REQUEST);
+
+    // Over the limit: 413, compressed or after decompression.
+    let answer = post(addr, "application/x-protobuf", vec![0; 100 * 1024], &[]).await;
+    assert_eq!(answer.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let bomb = gzip(&vec![0; 1024 * 1024]);
+    assert!(bomb.len() < 64 * 1024);
+    let answer = post(
+        addr,
+        "application/x-protobuf",
+        bomb,
+        &[("content-encoding", "gzip")],
+    )
+    .await;
+    assert_eq!(answer.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let answer = post(
+        addr,
+        "application/x-protobuf",
+        vec![],
+        &[("content-encoding", "br")],
+    )
+    .await;
+    assert_eq!(answer.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+
+    // Wrong method: 405.
+    let answer = reqwest::get(url(addr, "/v1/traces")).await.expect("get");
+    assert_eq!(answer.status(), StatusCode::METHOD_NOT_ALLOWED);
+
+    // A task span that can never be accepted: partial_success, the rest is written.
+    let mut spans = tasklens_spans(10, "score_message", false);
+    spans[2]
+        .attributes
+        .retain(|kv| kv.key != tasklens_model::conventions::TASK_ID);
+    spans.extend(tasklens_spans(11, "score_message", false));
+    let answer = post(
+        addr,
+        "application/x-protobuf",
+        request(spans).encode_to_vec(),
+        &[],
+    )
+    .await;
+    assert_eq!(answer.status(), StatusCode::OK);
+    let body =
+        ExportTraceServiceResponse::decode(answer.bytes().await.expect("body")).expect("decode");
+    let partial = body.partial_success.expect("partial success");
+    assert_eq!(partial.rejected_spans, 1);
+    assert!(!partial.error_message.is_empty());
+    assert!(
+        runs(&store)
+            .await
+            .iter()
+            .any(|r| r.state.task_id == "run-11")
+    );
+
+    // Spans that are not task runs are ignored, not refused.
+    let mut other = tasklens_spans(12, "x", false).remove(0);
+    other.attributes.clear();
+    let answer = post(
+        addr,
+        "application/x-protobuf",
+        request(vec![other]).encode_to_vec(),
+        &[],
+    )
+    .await;
+    assert_eq!(answer.status(), StatusCode::OK);
+    collector.shutdown().await.expect("shutdown");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_token_is_required_when_configured(pool: PgPool) {
+    let config = CollectorConfig {
+        token: Some("s3cret".into()),
+        ..test_config()
+    };
+    let (collector, store) = collector(pool, config).await;
+    let body = request(tasklens_spans(1, "score_message", false)).encode_to_vec();
+    for headers in [
+        vec![],
+        vec![("authorization", "Bearer wrong")],
+        vec![("authorization", "s3cret")],
+    ] {
+        let answer = post(
+            collector.http_addr,
+            "application/x-protobuf",
+            body.clone(),
+            &headers,
+        )
+        .await;
+        assert_eq!(answer.status(), StatusCode::UNAUTHORIZED, "{headers:?}");
+    }
+    assert_eq!(run_count(&store).await, 0);
+    let answer = post(
+        collector.http_addr,
+        "application/x-protobuf",
+        body,
+        &[("authorization", "Bearer s3cret")],
+    )
+    .await;
+    assert_eq!(answer.status(), StatusCode::OK);
+    assert_eq!(run_count(&store).await, 1);
+    collector.shutdown().await.expect("shutdown");
+}
+
+/// Sends until the collector answers 200, honouring 503 + Retry-After like an OTLP client.
+async fn send_with_retry(addr: std::net::SocketAddr, body: Vec<u8>) -> usize {
+    let mut refusals = 0;
+    loop {
+        let answer = post(addr, "application/x-protobuf", body.clone(), &[]).await;
+        match answer.status() {
+            StatusCode::OK => return refusals,
+            StatusCode::SERVICE_UNAVAILABLE => {
+                assert!(answer.headers().contains_key("retry-after"));
+                refusals += 1;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            other => panic!("unexpected answer {other}"),
+        }
+    }
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_database_outage_loses_no_acknowledged_run(pool: PgPool) {
+    let proxy = DbProxy::start(([127, 0, 0, 1], 5432).into()).await;
+    let store = store_through(&pool, &proxy).await;
+    store
+        .maintain(&tasklens_store::RetentionPolicy::new(30))
+        .await
+        .expect("partitions");
+    let collector = tasklens_collector::start(test_config(), std::sync::Arc::new(store))
+        .await
+        .expect("start");
+    let direct = tasklens_store::PgStore::from_pool(pool);
+    let admin = format!("http://{}/readyz", collector.admin_addr);
+    assert_eq!(
+        reqwest::get(&admin).await.expect("readyz").status(),
+        StatusCode::OK
+    );
+
+    let sender = tokio::spawn({
+        let addr = collector.http_addr;
+        async move {
+            let mut refusals = 0;
+            for n in 0..60 {
+                let body =
+                    request(tasklens_spans(n, "embed_messages_batch", n % 7 == 0)).encode_to_vec();
+                refusals += send_with_retry(addr, body).await;
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            refusals
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    proxy.cut();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        reqwest::get(&admin).await.expect("readyz").status(),
+        StatusCode::SERVICE_UNAVAILABLE,
+        "/readyz fails while the database is unreachable"
+    );
+    proxy.restore();
+    let refusals = sender.await.expect("sender");
+    assert!(refusals > 0, "the outage was noticed by the sender");
+    let all = runs(&direct).await;
+    assert_eq!(all.len(), 60, "every acknowledged run is stored");
+    assert!(all.iter().all(|r| r.state.status.is_finished()));
+    collector.shutdown().await.expect("shutdown");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_full_queue_tells_senders_to_retry_at_once(pool: PgPool) {
+    let proxy = DbProxy::start(([127, 0, 0, 1], 5432).into()).await;
+    let store = store_through(&pool, &proxy).await;
+    store
+        .maintain(&tasklens_store::RetentionPolicy::new(30))
+        .await
+        .expect("partitions");
+    let mut config = test_config();
+    config.pipeline.queue_capacity = 3;
+    let collector = tasklens_collector::start(config, std::sync::Arc::new(store))
+        .await
+        .expect("start");
+    proxy.stall();
+    // The first request's three events fill the queue; its write hangs on the stalled database.
+    let addr = collector.http_addr;
+    let first = tokio::spawn(async move {
+        send_with_retry(
+            addr,
+            request(tasklens_spans(1, "score_message", false)).encode_to_vec(),
+        )
+        .await
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = std::time::Instant::now();
+    let answer = post(
+        addr,
+        "application/x-protobuf",
+        request(tasklens_spans(2, "score_message", false)).encode_to_vec(),
+        &[],
+    )
+    .await;
+    assert_eq!(answer.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(answer.headers()["retry-after"], "1");
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "refused at once, not after a wait"
+    );
+    proxy.restore();
+    first.await.expect("first request ends");
+    send_with_retry(
+        addr,
+        request(tasklens_spans(2, "score_message", false)).encode_to_vec(),
+    )
+    .await;
+    let direct = tasklens_store::PgStore::from_pool(pool);
+    assert_eq!(runs(&direct).await.len(), 2);
+    collector.shutdown().await.expect("shutdown");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn health_and_metrics(pool: PgPool) {
+    let (collector, _store) = collector(pool, test_config()).await;
+    let body = request(tasklens_spans(1, "score_message", false)).encode_to_vec();
+    assert_eq!(
+        post(collector.http_addr, "application/x-protobuf", body, &[])
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let base = format!("http://{}", collector.admin_addr);
+    assert_eq!(
+        reqwest::get(format!("{base}/healthz"))
+            .await
+            .expect("healthz")
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        reqwest::get(format!("{base}/readyz"))
+            .await
+            .expect("readyz")
+            .status(),
+        StatusCode::OK
+    );
+    let metrics = reqwest::get(format!("{base}/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    for name in [
+        "tasklens_collector_spans_received_total{source=\"tasklens\"}",
+        "tasklens_collector_task_runs_written_total",
+        "tasklens_collector_commit_seconds",
+        "tasklens_collector_batch_events",
+        "tasklens_collector_queue_events",
+    ] {
+        assert!(metrics.contains(name), "{name} missing from\n{metrics}");
+    }
+    collector.shutdown().await.expect("shutdown");
+}
