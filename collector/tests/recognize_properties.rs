@@ -724,3 +724,24 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Decode + recognition on arbitrary bytes, as the receivers do: protobuf and OTLP/JSON
+    /// decoding either fails cleanly or yields a request that recognition handles without panic.
+    #[test]
+    fn decoding_and_recognising_arbitrary_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
+        use prost::Message as _;
+        let mut recognizer = tasklens_collector::recognize::Recognizer::new(tasklens_model::Redactor::default(), 64);
+        if let Ok(request) = opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest::decode(bytes.as_slice()) {
+            let _ = recognizer.traces(&request, chrono::Utc::now());
+        }
+        if let Ok(request) = opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest::decode(bytes.as_slice()) {
+            let _ = recognizer.logs(&request, chrono::Utc::now());
+        }
+        if let Ok(request) = serde_json::from_slice::<opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest>(&bytes) {
+            let _ = recognizer.traces(&request, chrono::Utc::now());
+        }
+    }
+}

@@ -150,6 +150,9 @@ impl ErrorReport {
     }
 }
 
+/// Most exception reports kept waiting for their run span.
+const WAITING_ERRORS_MAX: usize = 2_000;
+
 /// Everything the recogniser remembers between requests.
 #[derive(Debug)]
 pub(crate) struct Joins {
@@ -169,7 +172,9 @@ impl Joins {
             taskiq_producers: BoundedMap::new(capacity),
             taskiq_orphans: BoundedMap::new(capacity),
             runs: BoundedMap::new(capacity),
-            waiting_errors: BoundedMap::new(capacity),
+            // A waiting report can hold a capped traceback (64 KB and more): far fewer of them,
+            // so a flood of unjoined exception logs costs at most a few hundred MB.
+            waiting_errors: BoundedMap::new(capacity.min(WAITING_ERRORS_MAX)),
         }
     }
 }
