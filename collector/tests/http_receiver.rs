@@ -427,3 +427,34 @@ async fn health_and_metrics(pool: PgPool) {
     }
     collector.shutdown().await.expect("shutdown");
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn retention_runs_on_its_schedule_inside_the_service(pool: PgPool) {
+    let store = tasklens_store::PgStore::from_pool(pool.clone());
+    // A run first seen 45 days ago: outside the 30-day retention.
+    let long_ago = chrono::Utc::now() - chrono::TimeDelta::days(45);
+    let key = tasklens_model::RunKey {
+        source: tasklens_model::SourceSystem::Celery,
+        task_id: "ancient".into(),
+        attempt: 0,
+    };
+    store
+        .write_batch(vec![tasklens_model::TaskRunEvent {
+            observed_at: long_ago,
+            run: tasklens_model::RunState::new(key, "scheduled_daily_digest", TaskStatus::Pending),
+        }])
+        .await
+        .expect("write");
+    assert_eq!(run_count(&store).await, 1);
+    let mut config = test_config();
+    config.maintenance_interval = Duration::from_millis(100);
+    // Started directly: the test helper's own maintenance run would remove the row itself.
+    let collector = tasklens_collector::start(config, std::sync::Arc::new(store.clone()))
+        .await
+        .expect("start");
+    wait_until("retention inside the collector", || async {
+        run_count(&store).await == 0
+    })
+    .await;
+    collector.shutdown().await.expect("shutdown");
+}
