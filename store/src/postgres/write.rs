@@ -273,6 +273,36 @@ async fn notify(
     Ok(())
 }
 
+/// Durations of the steps of one batch, for the debug log (where a slow batch spends its time).
+struct StepTimer {
+    last: std::time::Instant,
+    steps: Vec<(&'static str, std::time::Duration)>,
+}
+
+impl StepTimer {
+    fn new() -> Self {
+        StepTimer {
+            last: std::time::Instant::now(),
+            steps: Vec::with_capacity(8),
+        }
+    }
+
+    fn step(&mut self, name: &'static str) {
+        let now = std::time::Instant::now();
+        self.steps.push((name, now - self.last));
+        self.last = now;
+    }
+}
+
+impl std::fmt::Display for StepTimer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (name, took) in &self.steps {
+            write!(f, "{name}={:.1}ms ", took.as_secs_f64() * 1000.0)?;
+        }
+        Ok(())
+    }
+}
+
 struct Identity {
     id: i64,
     created_at: DateTime<Utc>,
@@ -310,6 +340,7 @@ pub(super) async fn write_batch(
         });
     }
 
+    let mut timer = StepTimer::new();
     let mut tx = pool.begin().await?;
     let keys: Vec<Uuid> = incoming.keys().copied().collect();
     let first_seen: Vec<DateTime<Utc>> = incoming.values().map(|(_, seen)| *seen).collect();
@@ -331,6 +362,7 @@ pub(super) async fn write_batch(
         );
     }
 
+    timer.step("identity");
     let existing: Vec<&Identity> = identities.values().filter(|i| !i.inserted).collect();
     let mut current: HashMap<i64, StoredRun> = HashMap::with_capacity(existing.len());
     if !existing.is_empty() {
@@ -353,6 +385,7 @@ pub(super) async fn write_batch(
         }
     }
 
+    timer.step("read");
     let now = Utc::now()
         .duration_trunc(TimeDelta::microseconds(1))
         .unwrap_or_else(|_| Utc::now());
@@ -395,15 +428,22 @@ pub(super) async fn write_batch(
             previous_status: before.map(|b| b.state.status),
         });
     }
+    timer.step("merge");
     if !inserts.is_empty() {
         inserts.execute(&insert_sql(), false, &mut tx).await?;
     }
+    timer.step("insert");
     if !updates.is_empty() {
         updates.execute(&update_sql(), true, &mut tx).await?;
     }
+    timer.step("update");
     apply_rollups(rollups.into_changes(), &mut tx).await?;
+    timer.step("rollups");
     notify(&changed, &mut tx).await?;
+    timer.step("notify");
     tx.commit().await?;
+    timer.step("commit");
+    tracing::debug!(runs = changed.len(), steps = %timer, "batch written");
     Ok(WriteOutcome { changed, rejected })
 }
 
