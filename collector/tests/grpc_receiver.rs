@@ -18,7 +18,6 @@ use sqlx::PgPool;
 use tasklens_collector::CollectorConfig;
 use tasklens_model::TaskStatus;
 use tasklens_model::conventions as conv;
-use tasklens_store::TaskStore;
 use tonic::Code;
 
 /// Spans of one run (enqueue, start, run), made with the OpenTelemetry SDK as an application
@@ -235,15 +234,7 @@ async fn grpc_answers_each_error_with_its_code(pool: PgPool) {
 
 #[sqlx::test(migrations = "../migrations")]
 async fn grpc_says_unavailable_with_a_retry_delay_while_the_database_is_down(pool: PgPool) {
-    let proxy = DbProxy::start(([127, 0, 0, 1], 5432).into()).await;
-    let store = store_through(&pool, &proxy).await;
-    store
-        .maintain(&tasklens_store::RetentionPolicy::new(30))
-        .await
-        .expect("partitions");
-    let collector = tasklens_collector::start(test_config(), std::sync::Arc::new(store))
-        .await
-        .expect("start");
+    let (collector, proxy) = collector_through_proxy(&pool, test_config()).await;
     let mut client = TraceServiceClient::connect(format!("http://{}", collector.grpc_addr))
         .await
         .expect("connect");

@@ -289,15 +289,7 @@ async fn send_with_retry(addr: std::net::SocketAddr, body: Vec<u8>) -> usize {
 
 #[sqlx::test(migrations = "../migrations")]
 async fn a_database_outage_loses_no_acknowledged_run(pool: PgPool) {
-    let proxy = DbProxy::start(([127, 0, 0, 1], 5432).into()).await;
-    let store = store_through(&pool, &proxy).await;
-    store
-        .maintain(&tasklens_store::RetentionPolicy::new(30))
-        .await
-        .expect("partitions");
-    let collector = tasklens_collector::start(test_config(), std::sync::Arc::new(store))
-        .await
-        .expect("start");
+    let (collector, proxy) = collector_through_proxy(&pool, test_config()).await;
     let direct = tasklens_store::PgStore::from_pool(pool);
     let admin = format!("http://{}/readyz", collector.admin_addr);
     assert_eq!(
@@ -337,17 +329,9 @@ async fn a_database_outage_loses_no_acknowledged_run(pool: PgPool) {
 
 #[sqlx::test(migrations = "../migrations")]
 async fn a_full_queue_tells_senders_to_retry_at_once(pool: PgPool) {
-    let proxy = DbProxy::start(([127, 0, 0, 1], 5432).into()).await;
-    let store = store_through(&pool, &proxy).await;
-    store
-        .maintain(&tasklens_store::RetentionPolicy::new(30))
-        .await
-        .expect("partitions");
     let mut config = test_config();
     config.pipeline.queue_capacity = 3;
-    let collector = tasklens_collector::start(config, std::sync::Arc::new(store))
-        .await
-        .expect("start");
+    let (collector, proxy) = collector_through_proxy(&pool, config).await;
     proxy.stall();
     // The first request's three events fill the queue; its write hangs on the stalled database.
     let addr = collector.http_addr;

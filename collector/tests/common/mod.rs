@@ -263,6 +263,23 @@ pub async fn store_through(pool: &PgPool, proxy: &DbProxy) -> PgStore {
     .expect("connect through the proxy")
 }
 
+/// A collector whose database connections go through a fresh [`DbProxy`] the test can cut.
+pub async fn collector_through_proxy(
+    pool: &PgPool,
+    config: CollectorConfig,
+) -> (RunningCollector, DbProxy) {
+    let proxy = DbProxy::start(([127, 0, 0, 1], 5432).into()).await;
+    let store = store_through(pool, &proxy).await;
+    store
+        .maintain(&tasklens_store::RetentionPolicy::new(30))
+        .await
+        .expect("partitions");
+    let collector = tasklens_collector::start(config, Arc::new(store))
+        .await
+        .expect("collector starts");
+    (collector, proxy)
+}
+
 pub async fn wait_until<F, Fut>(what: &str, mut check: F)
 where
     F: FnMut() -> Fut,

@@ -1,0 +1,486 @@
+//! Load generator for the collector (BENCHMARKS.md, "Collector"): realistic task spans over
+//! OTLP/gRPC into a `tasklens collector` process, measuring sustained runs/s written to
+//! PostgreSQL, ack latency, and the collector's peak RSS, next to a binary COPY of the same rows
+//! in the same run.
+//!
+//! cargo build --release -p tasklens -p tasklens-bench
+//! target/release/collector_load --runs 200000
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail};
+use chrono::{TimeDelta, Utc};
+use clap::Parser;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status, status};
+use sqlx::Connection;
+use tasklens_model::conventions as conv;
+use tasklens_model::{RunKey, RunState, SourceSystem, TaskStatus};
+use tasklens_store::{PgStore, PgStoreOptions, StoredRun, TaskStore};
+use tokio::sync::Mutex;
+
+const TASKS: [&str; 10] = [
+    "ingest_telegram_messages",
+    "embed_messages_batch",
+    "embed_atoms_batch",
+    "score_message",
+    "score_unscored_messages",
+    "extract_knowledge_from_messages",
+    "scheduled_knowledge_extraction",
+    "scheduled_auto_approval",
+    "scheduled_notification_alert",
+    "scheduled_daily_digest",
+];
+
+#[derive(Debug, Parser)]
+struct Args {
+    /// Server URL without a database name; the tool creates and drops its own databases.
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432")]
+    server_url: String,
+    /// The tasklens binary to run as the collector.
+    #[arg(long, default_value = "target/release/tasklens")]
+    tasklens: String,
+    /// Runs sent in the throughput phase (each a finished run span).
+    #[arg(long, default_value_t = 200_000)]
+    runs: u64,
+    /// Spans per export request (the OpenTelemetry SDK's default batch is 512).
+    #[arg(long, default_value_t = 512)]
+    spans_per_request: u64,
+    /// Concurrent senders.
+    #[arg(long, default_value_t = 8)]
+    senders: u64,
+    /// Seconds of the fixed-rate phases (half load, 3x overload).
+    #[arg(long, default_value_t = 20)]
+    phase_secs: u64,
+}
+
+fn attr(key: &str, value: any_value::Value) -> KeyValue {
+    KeyValue {
+        key: key.to_owned(),
+        value: Some(AnyValue { value: Some(value) }),
+        ..Default::default()
+    }
+}
+
+fn text(key: &str, value: &str) -> KeyValue {
+    attr(key, any_value::Value::StringValue(value.to_owned()))
+}
+
+/// A traceback of about 1.5 KB, like the Python ones the seed describes.
+fn traceback(n: u64) -> String {
+    let mut t = String::from("Traceback (most recent call last):\n");
+    for frame in 0..12 {
+        t.push_str(&format!(
+            "  File \"/app/tasks/module_{frame}.py\", line {}, in handler_{frame}\n    result = await client.call(payload)\n",
+            100 + frame * 7
+        ));
+    }
+    t.push_str(&format!(
+        "openai.RateLimitError: rate limit exceeded for request {n}\n"
+    ));
+    t
+}
+
+/// Run `n` of the load: its finished run span, 4% failed.
+fn run_span(n: u64, base_ns: u64) -> Span {
+    let task = TASKS[(n % 10) as usize];
+    let start = base_ns + n * 1_000;
+    let duration = 20_000_000 + (n * 7919 % 2_000) * 1_000_000;
+    let failed = n % 25 == 0;
+    // n + 1: an all-zero span id is invalid (and refused by the collector).
+    let span_id = (n + 1).to_be_bytes();
+    let mut trace_id = [7u8; 16];
+    trace_id[8..].copy_from_slice(&n.to_be_bytes());
+    let mut span = Span {
+        trace_id: trace_id.to_vec(),
+        span_id: span_id.to_vec(),
+        name: format!("run {task}"),
+        kind: SpanKind::Consumer as i32,
+        start_time_unix_nano: start,
+        end_time_unix_nano: start + duration,
+        attributes: vec![
+            text(conv::TASK_NAME, task),
+            text(
+                conv::TASK_ID,
+                &format!("{n:08x}-load-{:04x}-{:012x}", n % 65_536, n * 31),
+            ),
+            text(
+                conv::TASK_PARAMS,
+                &format!(r#"{{"message_id": {n}, "batch": [1, 2, 3]}}"#),
+            ),
+            attr(
+                conv::TASK_ENQUEUED_AT,
+                any_value::Value::IntValue(i64::try_from(start - 3_000_000).unwrap_or(0)),
+            ),
+        ],
+        ..Default::default()
+    };
+    if failed {
+        span.status = Some(Status {
+            message: format!("rate limit exceeded for request {n}"),
+            code: status::StatusCode::Error as i32,
+        });
+        span.events
+            .push(opentelemetry_proto::tonic::trace::v1::span::Event {
+                name: conv::EXCEPTION_EVENT.into(),
+                time_unix_nano: start + duration,
+                attributes: vec![
+                    text(conv::EXCEPTION_TYPE, "RateLimitError"),
+                    text(
+                        conv::EXCEPTION_MESSAGE,
+                        &format!("rate limit exceeded for request {n}"),
+                    ),
+                    text(conv::EXCEPTION_STACKTRACE, &traceback(n)),
+                ],
+                ..Default::default()
+            });
+    }
+    span
+}
+
+/// The same run as the row the collector should write, for the COPY baseline.
+fn run_row(n: u64, id: i64, base: chrono::DateTime<Utc>) -> StoredRun {
+    let task = TASKS[(n % 10) as usize];
+    let start = base + TimeDelta::microseconds(i64::try_from(n).unwrap_or(0));
+    let duration = TimeDelta::milliseconds(20 + i64::try_from(n * 7919 % 2_000).unwrap_or(0));
+    let failed = n % 25 == 0;
+    let mut state = RunState::new(
+        RunKey {
+            source: SourceSystem::Tasklens,
+            task_id: format!("{n:08x}-load-{:04x}-{:012x}", n % 65_536, n * 31),
+            attempt: 0,
+        },
+        task,
+        if failed {
+            TaskStatus::Failed
+        } else {
+            TaskStatus::Success
+        },
+    );
+    state.enqueued_at = Some(start - TimeDelta::milliseconds(3));
+    state.started_at = Some(start);
+    state.completed_at = Some(start + duration);
+    state.params = Some(serde_json::json!({"message_id": n, "batch": [1, 2, 3]}));
+    state.service_name = Some("load".into());
+    state.trace_id = Some([7; 16]);
+    state.span_id = Some([1; 8]);
+    if failed {
+        state.error_message = Some(format!("rate limit exceeded for request {n}"));
+        state.error_type = Some("RateLimitError".into());
+        state.error_traceback = Some(traceback(n));
+    }
+    StoredRun {
+        id,
+        created_at: start,
+        updated_at: start,
+        state,
+    }
+}
+
+fn request(spans: Vec<Span>) -> ExportTraceServiceRequest {
+    ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            resource: Some(Resource {
+                attributes: vec![text("service.name", "load"), text("host.name", "load-host")],
+                ..Default::default()
+            }),
+            scope_spans: vec![ScopeSpans {
+                spans,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+}
+
+async fn fresh_database(server: &str, name: &str) -> Result<String> {
+    let mut admin = sqlx::PgConnection::connect(&format!("{server}/postgres")).await?;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&mut admin)
+        .await?;
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await?;
+    Ok(format!("{server}/{name}"))
+}
+
+struct Collector {
+    child: Child,
+    grpc: String,
+}
+
+impl Collector {
+    fn start(tasklens: &str, url: &str, queue_capacity: u64) -> Result<Collector> {
+        let mut child = Command::new(tasklens)
+            .args([
+                "collector",
+                "--otlp-grpc-addr",
+                "127.0.0.1:0",
+                "--otlp-http-addr",
+                "127.0.0.1:0",
+                "--admin-addr",
+                "127.0.0.1:0",
+                "--queue-capacity",
+                &queue_capacity.to_string(),
+            ])
+            .env("TASKLENS_DATABASE_URL", url)
+            .stdout(Stdio::piped())
+            .spawn()
+            .with_context(|| {
+                format!("cannot run {tasklens}: build it with cargo build --release -p tasklens")
+            })?;
+        let stdout = child.stdout.take().ok_or_else(|| anyhow!("no stdout"))?;
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line)?;
+        let grpc = line
+            .split("OTLP/gRPC on ")
+            .nth(1)
+            .and_then(|rest| rest.split(',').next())
+            .ok_or_else(|| anyhow!("unexpected ready line {line:?}"))?;
+        Ok(Collector {
+            grpc: format!("http://{grpc}"),
+            child,
+        })
+    }
+
+    /// Peak resident memory (VmHWM) in MiB.
+    fn peak_rss_mib(&self) -> Result<f64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
+        let kib: f64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| anyhow!("no VmHWM"))?;
+        Ok(kib / 1024.0)
+    }
+
+    fn stop(mut self) -> Result<()> {
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()?;
+        self.child.wait()?;
+        Ok(())
+    }
+}
+
+#[derive(Default)]
+struct Tally {
+    latencies_us: Mutex<Vec<u64>>,
+    refusals: AtomicU64,
+}
+
+/// Sends request `index` (spans `first..first+count`) until it is accepted.
+async fn send_until_accepted(
+    client: &mut TraceServiceClient<tonic::transport::Channel>,
+    spans: Vec<Span>,
+    tally: &Tally,
+) -> Result<()> {
+    loop {
+        let started = Instant::now();
+        match client.export(request(spans.clone())).await {
+            Ok(_) => {
+                let us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+                tally.latencies_us.lock().await.push(us);
+                return Ok(());
+            }
+            Err(status) if status.code() == tonic::Code::Unavailable => {
+                tally.refusals.fetch_add(1, Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(status) => bail!("export failed: {status}"),
+        }
+    }
+}
+
+fn percentile(sorted: &[u64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss
+    )]
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    #[allow(clippy::cast_precision_loss)]
+    let ms = sorted[rank - 1] as f64 / 1000.0;
+    ms
+}
+
+/// Sends `runs` runs from `first`, `senders` at a time, as fast as accepted (`rate` None) or at
+/// `rate` runs/s. Returns the elapsed time.
+async fn send_load(
+    endpoint: &str,
+    first: u64,
+    runs: u64,
+    spans_per_request: u64,
+    senders: u64,
+    rate: Option<f64>,
+    base_ns: u64,
+    tally: Arc<Tally>,
+) -> Result<Duration> {
+    let requests = runs.div_ceil(spans_per_request);
+    let next = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..senders {
+        let mut client = TraceServiceClient::connect(endpoint.to_owned()).await?;
+        let (next, tally) = (next.clone(), tally.clone());
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let index = next.fetch_add(1, Ordering::Relaxed);
+                if index >= requests {
+                    return Ok::<(), anyhow::Error>(());
+                }
+                if let Some(rate) = rate {
+                    #[allow(clippy::cast_precision_loss)]
+                    let due = Duration::from_secs_f64((index * spans_per_request) as f64 / rate);
+                    tokio::time::sleep_until(tokio::time::Instant::from_std(started + due)).await;
+                }
+                let from = first + index * spans_per_request;
+                let to = (from + spans_per_request).min(first + runs);
+                let spans = (from..to).map(|n| run_span(n, base_ns)).collect();
+                send_until_accepted(&mut client, spans, &tally).await?;
+            }
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    Ok(started.elapsed())
+}
+
+async fn stored_runs(url: &str) -> Result<i64> {
+    let store = PgStore::connect(url, &PgStoreOptions::default()).await?;
+    Ok(store.history(&Default::default()).await?.total_count)
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args = Args::parse();
+    let base = Utc::now();
+    let base_ns = u64::try_from(base.timestamp_nanos_opt().unwrap_or(0)).unwrap_or(0);
+    let mut report = String::new();
+    let mut say = |line: String| {
+        println!("{line}");
+        report.push_str(&line);
+        report.push('\n');
+    };
+
+    // 1. Baseline: binary COPY of the same rows into the same table.
+    let copy_url = fresh_database(&args.server_url, "tasklens_load_copy").await?;
+    let status = Command::new(&args.tasklens)
+        .args(["migrate", "--database-url", &copy_url])
+        .status()?;
+    if !status.success() {
+        bail!("migrate failed");
+    }
+    let store = PgStore::connect(&copy_url, &PgStoreOptions::default()).await?;
+    let ids = store.reserve_ids(usize::try_from(args.runs)?).await?;
+    let rows: Vec<StoredRun> = (0..args.runs)
+        .zip(ids)
+        .map(|(n, id)| run_row(n, id, base))
+        .collect();
+    let started = Instant::now();
+    for chunk in rows.chunks(10_000) {
+        store.copy_rows(chunk).await?;
+    }
+    let copy_rate = args.runs as f64 / started.elapsed().as_secs_f64();
+    drop(rows);
+    say(format!(
+        "binary COPY: {} rows in {:.2?}: {copy_rate:.0} rows/s",
+        args.runs,
+        started.elapsed()
+    ));
+
+    // 2. Collector at full speed.
+    let url = fresh_database(&args.server_url, "tasklens_load").await?;
+    let collector = Collector::start(&args.tasklens, &url, 50_000)?;
+    let tally = Arc::new(Tally::default());
+    let elapsed = send_load(
+        &collector.grpc,
+        0,
+        args.runs,
+        args.spans_per_request,
+        args.senders,
+        None,
+        base_ns,
+        tally.clone(),
+    )
+    .await?;
+    let stored = stored_runs(&url).await?;
+    let max_rate = args.runs as f64 / elapsed.as_secs_f64();
+    let mut lat = tally.latencies_us.lock().await.clone();
+    lat.sort_unstable();
+    say(format!(
+        "collector, full speed: {} runs in {elapsed:.2?}: {max_rate:.0} runs/s ({:.0}% of COPY); stored {stored}; ack p50 {:.1} ms p99 {:.1} ms; refusals {}",
+        args.runs,
+        100.0 * max_rate / copy_rate,
+        percentile(&lat, 0.5),
+        percentile(&lat, 0.99),
+        tally.refusals.load(Ordering::Relaxed)
+    ));
+
+    // 3. Half that load at a fixed rate: ack latency.
+    let half = max_rate / 2.0;
+    let half_runs = (half * args.phase_secs as f64) as u64;
+    let tally = Arc::new(Tally::default());
+    let elapsed = send_load(
+        &collector.grpc,
+        args.runs,
+        half_runs,
+        args.spans_per_request,
+        args.senders,
+        Some(half),
+        base_ns,
+        tally.clone(),
+    )
+    .await?;
+    let mut lat = tally.latencies_us.lock().await.clone();
+    lat.sort_unstable();
+    say(format!(
+        "collector at half load ({half:.0} runs/s offered): {half_runs} runs in {elapsed:.2?}; ack p50 {:.1} ms p99 {:.1} ms; refusals {}",
+        percentile(&lat, 0.5),
+        percentile(&lat, 0.99),
+        tally.refusals.load(Ordering::Relaxed)
+    ));
+
+    // 4. Three times the load: senders are told to retry, memory stays bounded, nothing lost.
+    let triple = max_rate * 3.0;
+    let triple_runs = (triple * args.phase_secs as f64 / 3.0) as u64;
+    let first = args.runs + half_runs;
+    let tally = Arc::new(Tally::default());
+    let elapsed = send_load(
+        &collector.grpc,
+        first,
+        triple_runs,
+        args.spans_per_request,
+        args.senders * 4,
+        Some(triple),
+        base_ns,
+        tally.clone(),
+    )
+    .await?;
+    let rss = collector.peak_rss_mib()?;
+    let stored = stored_runs(&url).await?;
+    let expected = i64::try_from(first + triple_runs)?;
+    say(format!(
+        "collector at 3x ({triple:.0} runs/s offered): {triple_runs} runs in {elapsed:.2?}; refusals (UNAVAILABLE, retried) {}; stored {stored} of {expected}; peak RSS {rss:.0} MiB",
+        tally.refusals.load(Ordering::Relaxed)
+    ));
+    if stored != expected {
+        bail!("runs lost: {stored} stored of {expected}");
+    }
+    collector.stop()?;
+    std::fs::write("collector-load-results.txt", report)?;
+    Ok(())
+}
