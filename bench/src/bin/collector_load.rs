@@ -94,7 +94,7 @@ fn run_span(n: u64, base_ns: u64) -> Span {
     let task = TASKS[(n % 10) as usize];
     let start = base_ns + n * 1_000;
     let duration = 20_000_000 + (n * 7919 % 2_000) * 1_000_000;
-    let failed = n % 25 == 0;
+    let failed = n.is_multiple_of(25);
     // n + 1: an all-zero span id is invalid (and refused by the collector).
     let span_id = (n + 1).to_be_bytes();
     let mut trace_id = [7u8; 16];
@@ -151,7 +151,7 @@ fn run_row(n: u64, id: i64, base: chrono::DateTime<Utc>) -> StoredRun {
     let task = TASKS[(n % 10) as usize];
     let start = base + TimeDelta::microseconds(i64::try_from(n).unwrap_or(0));
     let duration = TimeDelta::milliseconds(20 + i64::try_from(n * 7919 % 2_000).unwrap_or(0));
-    let failed = n % 25 == 0;
+    let failed = n.is_multiple_of(25);
     let mut state = RunState::new(
         RunKey {
             source: SourceSystem::Tasklens,
@@ -316,18 +316,29 @@ fn percentile(sorted: &[u64], q: f64) -> f64 {
     ms
 }
 
-/// Sends `runs` runs from `first`, `senders` at a time, as fast as accepted (`rate` None) or at
-/// `rate` runs/s. Returns the elapsed time.
-async fn send_load(
-    endpoint: &str,
+/// One phase of load: `runs` runs from `first`, by `senders` concurrent senders, as fast as
+/// accepted (`rate` None) or at `rate` runs/s.
+struct Phase {
     first: u64,
     runs: u64,
-    spans_per_request: u64,
     senders: u64,
     rate: Option<f64>,
+}
+
+/// Sends a phase; returns its elapsed time.
+async fn send_load(
+    endpoint: &str,
+    phase: Phase,
+    spans_per_request: u64,
     base_ns: u64,
     tally: Arc<Tally>,
 ) -> Result<Duration> {
+    let Phase {
+        first,
+        runs,
+        senders,
+        rate,
+    } = phase;
     let requests = runs.div_ceil(spans_per_request);
     let next = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
@@ -408,11 +419,13 @@ async fn main() -> Result<()> {
     let tally = Arc::new(Tally::default());
     let elapsed = send_load(
         &collector.grpc,
-        0,
-        args.runs,
+        Phase {
+            first: 0,
+            runs: args.runs,
+            senders: args.senders,
+            rate: None,
+        },
         args.spans_per_request,
-        args.senders,
-        None,
         base_ns,
         tally.clone(),
     )
@@ -436,11 +449,13 @@ async fn main() -> Result<()> {
     let tally = Arc::new(Tally::default());
     let elapsed = send_load(
         &collector.grpc,
-        args.runs,
-        half_runs,
+        Phase {
+            first: args.runs,
+            runs: half_runs,
+            senders: args.senders,
+            rate: Some(half),
+        },
         args.spans_per_request,
-        args.senders,
-        Some(half),
         base_ns,
         tally.clone(),
     )
@@ -461,11 +476,13 @@ async fn main() -> Result<()> {
     let tally = Arc::new(Tally::default());
     let elapsed = send_load(
         &collector.grpc,
-        first,
-        triple_runs,
+        Phase {
+            first,
+            runs: triple_runs,
+            senders: args.senders * 4,
+            rate: Some(triple),
+        },
         args.spans_per_request,
-        args.senders * 4,
-        Some(triple),
         base_ns,
         tally.clone(),
     )
