@@ -96,6 +96,9 @@ impl Default for HistoryQuery {
 
 impl HistoryQuery {
     pub const MAX_PAGE_SIZE: u32 = 200;
+    /// A free-text search counts its matches up to this many: counting every match of a common
+    /// word over 30 days reads hundreds of thousands of rows, and nobody pages that far.
+    pub const TEXT_COUNT_CAP: i64 = 1000;
 
     /// Checks the arguments; the store refuses a query that fails here.
     pub fn validate(&self) -> Result<(), String> {
@@ -120,7 +123,11 @@ impl HistoryQuery {
 /// One page of history.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HistoryPage {
+    /// Matching runs. Exact, except for a free-text search with more than
+    /// [`HistoryQuery::TEXT_COUNT_CAP`] matches, where it is the cap (see `total_is_exact`).
     pub total_count: i64,
+    /// False when `total_count` is the free-text cap: "at least this many".
+    pub total_is_exact: bool,
     pub page: u32,
     pub page_size: u32,
     pub items: Vec<StoredRun>,

@@ -299,6 +299,15 @@ async fn history_filters_pages_and_counts(pool: PgPool) {
         assert_eq!(found.items.len(), expected as usize, "{text}");
     }
 
+    let exact = store
+        .history(&HistoryQuery {
+            text: Some("quota".into()),
+            ..Default::default()
+        })
+        .await
+        .expect("history");
+    assert!(exact.total_is_exact);
+
     let bad = store
         .history(&HistoryQuery {
             start: Some(now),
@@ -493,4 +502,37 @@ async fn every_committed_change_is_published_live(pool: PgPool) {
     let nothing_more =
         tokio::time::timeout(std::time::Duration::from_millis(300), subscription.recv()).await;
     assert!(nothing_more.is_err(), "the duplicate must not publish");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_free_text_count_stops_at_its_cap(pool: PgPool) {
+    let now = Utc::now();
+    let store = store(pool, now).await;
+    let cap = HistoryQuery::TEXT_COUNT_CAP;
+    let events: Vec<TaskRunEvent> = (0..cap + 5)
+        .map(|i| {
+            Life {
+                failure: Some(format!("connection reset by peer #{i}")),
+                ..Life::new(&format!("cap-{i}"), "ingest_telegram_messages", now)
+            }
+            .finished()
+        })
+        .collect();
+    store.write_batch(events).await.expect("write");
+    let page = store
+        .history(&HistoryQuery {
+            text: Some("connection reset".into()),
+            ..Default::default()
+        })
+        .await
+        .expect("history");
+    assert_eq!(page.total_count, cap);
+    assert!(!page.total_is_exact, "more than the cap: a lower bound");
+    assert_eq!(page.items.len(), 50);
+    let all = store
+        .history(&HistoryQuery::default())
+        .await
+        .expect("history");
+    assert_eq!(all.total_count, cap + 5);
+    assert!(all.total_is_exact);
 }

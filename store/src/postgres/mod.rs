@@ -74,9 +74,10 @@ fn connect_options(url: &str) -> Result<PgConnectOptions, StoreError> {
     }
     let options = PgConnectOptions::from_str(url).map_err(|e| invalid(e.to_string()))?;
     // Queries are built from optional filters, and data is skewed (few failed runs, many
-    // successes): a plan made for the actual values beats a generic one.
+    // successes): a plan made for the actual values beats a generic one. JIT compilation costs
+    // more than these short queries take.
     Ok(options
-        .options([("plan_cache_mode", "force_custom_plan")])
+        .options([("plan_cache_mode", "force_custom_plan"), ("jit", "off")])
         .log_statements(tracing::log::LevelFilter::Trace))
 }
 

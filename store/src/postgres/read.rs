@@ -165,12 +165,24 @@ fn push_history_filters<'a>(qb: &mut QueryBuilder<'a, Postgres>, query: &'a Hist
 }
 
 /// Counts the runs matching `query`: from rollups (plus raw rows at the edges) when the filters
-/// allow, with an exact count over raw rows when free text is involved.
-async fn history_count(pool: &PgPool, query: &HistoryQuery) -> Result<i64, StoreError> {
+/// allow; over raw rows, up to [`HistoryQuery::TEXT_COUNT_CAP`], when free text is involved.
+/// Returns the count and whether it is exact.
+async fn history_count(pool: &PgPool, query: &HistoryQuery) -> Result<(i64, bool), StoreError> {
     if query.text.as_deref().is_some_and(|t| !t.trim().is_empty()) {
-        let mut qb = QueryBuilder::<Postgres>::new("SELECT count(*) FROM task_execution_logs");
+        // Newest first with a limit: the same index walk as the page, stopping at the cap.
+        let mut qb = QueryBuilder::<Postgres>::new(
+            "SELECT count(*) FROM (SELECT 1 FROM task_execution_logs",
+        );
         push_history_filters(&mut qb, query);
-        return Ok(qb.build().fetch_one(pool).await?.try_get(0)?);
+        qb.push(" ORDER BY created_at DESC, id DESC LIMIT ")
+            .push_bind(HistoryQuery::TEXT_COUNT_CAP + 1)
+            .push(") AS matches");
+        let count: i64 = qb.build().fetch_one(pool).await?.try_get(0)?;
+        return Ok(if count > HistoryQuery::TEXT_COUNT_CAP {
+            (HistoryQuery::TEXT_COUNT_CAP, false)
+        } else {
+            (count, true)
+        });
     }
     let start = query.start.unwrap_or(DateTime::UNIX_EPOCH);
     let pieces = split(start, query.end);
@@ -179,13 +191,14 @@ async fn history_count(pool: &PgPool, query: &HistoryQuery) -> Result<i64, Store
         status: query.status,
     };
     let by_task = figures_over(pool, &pieces, scope).await?;
-    Ok(by_task
+    let count = by_task
         .values()
         .map(|figures| match scope.status {
             Some(status) => figures.count(status),
             None => figures.total(),
         })
-        .sum())
+        .sum();
+    Ok((count, true))
 }
 
 pub(super) async fn history(
@@ -203,9 +216,10 @@ pub(super) async fn history(
         .push_bind(offset);
     let rows = qb.build().fetch_all(pool).await?;
     let items = rows.iter().map(stored_run).collect::<Result<Vec<_>, _>>()?;
-    let total_count = history_count(pool, query).await?;
+    let (total_count, total_is_exact) = history_count(pool, query).await?;
     Ok(HistoryPage {
         total_count,
+        total_is_exact,
         page: query.page,
         page_size: query.page_size,
         items,
