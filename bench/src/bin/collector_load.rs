@@ -215,6 +215,8 @@ async fn fresh_database(server: &str, name: &str) -> Result<String> {
 struct Collector {
     child: Child,
     grpc: String,
+    /// Kept open so the collector's last line ("collector stopped") has a reader.
+    _stdout: BufReader<std::process::ChildStdout>,
 }
 
 impl Collector {
@@ -239,7 +241,8 @@ impl Collector {
             })?;
         let stdout = child.stdout.take().ok_or_else(|| anyhow!("no stdout"))?;
         let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line)?;
+        let mut stdout = BufReader::new(stdout);
+        stdout.read_line(&mut line)?;
         let grpc = line
             .split("OTLP/gRPC on ")
             .nth(1)
@@ -248,6 +251,7 @@ impl Collector {
         Ok(Collector {
             grpc: format!("http://{grpc}"),
             child,
+            _stdout: stdout,
         })
     }
 

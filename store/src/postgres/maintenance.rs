@@ -141,9 +141,11 @@ async fn maintain_locked(
             .await?
             .rows_affected();
     loop {
+        // Rows picked by tuple id: a Tid Scan per batch, where `run_key IN (SELECT ...)` was
+        // planned as a hash join over the whole table, once per batch.
         let deleted = sqlx::query(
-            "DELETE FROM task_run_keys WHERE run_key IN \
-             (SELECT run_key FROM task_run_keys WHERE created_at < $1 LIMIT $2)",
+            "DELETE FROM task_run_keys WHERE ctid = ANY(ARRAY( \
+             SELECT ctid FROM task_run_keys WHERE created_at < $1 LIMIT $2))",
         )
         .bind(cutoff)
         .bind(KEY_DELETE_BATCH)
@@ -160,6 +162,19 @@ async fn maintain_locked(
         .execute(&mut *conn)
         .await?
         .rows_affected();
+
+    // PostgreSQL never analyzes a partitioned parent by itself, and a day's partition fills
+    // from empty: fresh statistics keep the planner on the indexes. Yesterday is complete now.
+    let yesterday = today - TimeDelta::days(1);
+    if existing_partitions(conn)
+        .await?
+        .binary_search(&yesterday)
+        .is_ok()
+    {
+        sqlx::query(&format!("ANALYZE {}", partition_name(yesterday)))
+            .execute(&mut *conn)
+            .await?;
+    }
     Ok(report)
 }
 
