@@ -106,7 +106,7 @@ async fn a_separate_collector_process_feeds_every_listening_replica(pool: PgPool
         .expect("post");
     assert_eq!(answer.status(), 200);
     for replica in [&mut replica_a, &mut replica_b] {
-        let events = tokio::time::timeout(Duration::from_secs(5), replica.recv())
+        let events = tokio::time::timeout(Duration::from_secs(5), replica.recv_events())
             .await
             .expect("a live event within 5 s")
             .expect("recv");

@@ -31,6 +31,14 @@ pub enum StoreError {
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),
 
+    /// The live-event source is gone (the store was dropped).
+    #[error("the live event stream is closed")]
+    LiveClosed,
+
+    /// Live events were lost (a slow subscriber, a dropped connection).
+    #[error("live events were missed")]
+    LiveMissed,
+
     /// A value read from the database does not fit the model (a bug or a manual edit).
     #[error("corrupt row: {0}")]
     Corrupt(String),

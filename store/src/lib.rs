@@ -18,8 +18,8 @@ use chrono::{DateTime, Utc};
 use tasklens_model::TaskRunEvent;
 
 pub use error::StoreError;
-pub use live::{LIVE_CHANNEL, LiveEvent};
-pub use postgres::{LiveSubscription, PgStore, PgStoreOptions, redact_url};
+pub use live::{LIVE_CHANNEL, LiveEvent, LiveSubscription, LiveUpdate, LocalLiveHub};
+pub use postgres::{PgStore, PgStoreOptions, redact_url};
 pub use types::*;
 
 /// Reads and writes task runs.
@@ -50,6 +50,10 @@ pub trait TaskStore: Send + Sync {
     /// Creates upcoming partitions and removes data older than the retention period. At most one
     /// caller runs it at a time; the others get [`MaintenanceReport::skipped`].
     async fn maintain(&self, policy: &RetentionPolicy) -> Result<MaintenanceReport, StoreError>;
+
+    /// Subscribes to live events: every run change committed from now on (by any process on
+    /// PostgreSQL; by this process on an embedded store).
+    async fn subscribe(&self) -> Result<LiveSubscription, StoreError>;
 
     /// Whether the database answers (for readiness probes).
     async fn ping(&self) -> Result<(), StoreError>;

@@ -5,10 +5,14 @@
 //! On PostgreSQL this is LISTEN/NOTIFY on [`LIVE_CHANNEL`]; a notification carries a JSON array
 //! of [`LiveEvent`]s (several per notification, under PostgreSQL's 8000-byte payload limit).
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tasklens_model::{SourceSystem, TaskStatus};
+use tokio::sync::broadcast;
 
+use crate::error::StoreError;
 use crate::types::RunChange;
 
 /// The PostgreSQL notification channel.
@@ -75,6 +79,88 @@ fn truncate(text: &str, max: usize) -> String {
     format!("{}…", &text[..end])
 }
 
+/// What a subscriber receives next.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LiveUpdate {
+    /// Runs' new states, in commit order.
+    Events(Vec<LiveEvent>),
+    /// Some events were lost (the subscriber fell behind, or the listening connection dropped and
+    /// came back): whoever shows live state must reload it from the queries.
+    Missed,
+}
+
+/// A subscription to live events: every run change committed from now on, by any writer the
+/// backend can hear (any process on PostgreSQL, this process on an embedded store).
+#[derive(Debug)]
+pub struct LiveSubscription {
+    inner: SubscriptionInner,
+}
+
+#[derive(Debug)]
+enum SubscriptionInner {
+    Postgres(crate::postgres::PgLiveListener),
+    Local(broadcast::Receiver<Arc<[LiveEvent]>>),
+}
+
+impl LiveSubscription {
+    pub(crate) fn postgres(listener: crate::postgres::PgLiveListener) -> Self {
+        LiveSubscription {
+            inner: SubscriptionInner::Postgres(listener),
+        }
+    }
+
+    /// Waits for the next update. An error means the subscription is over (the store closed, or
+    /// the database refused to listen again).
+    pub async fn recv(&mut self) -> Result<LiveUpdate, StoreError> {
+        match &mut self.inner {
+            SubscriptionInner::Postgres(listener) => listener.recv().await,
+            SubscriptionInner::Local(receiver) => match receiver.recv().await {
+                Ok(events) => Ok(LiveUpdate::Events(events.to_vec())),
+                Err(broadcast::error::RecvError::Lagged(_)) => Ok(LiveUpdate::Missed),
+                Err(broadcast::error::RecvError::Closed) => Err(StoreError::LiveClosed),
+            },
+        }
+    }
+
+    /// The next update's events, treating a gap as an error: for tests and tools that must not
+    /// miss anything.
+    pub async fn recv_events(&mut self) -> Result<Vec<LiveEvent>, StoreError> {
+        match self.recv().await? {
+            LiveUpdate::Events(events) => Ok(events),
+            LiveUpdate::Missed => Err(StoreError::LiveMissed),
+        }
+    }
+}
+
+/// Live events inside one process, for a backend without a notification channel of its own.
+/// Publishing never waits: a subscriber that falls more than `capacity` batches behind gets
+/// [`LiveUpdate::Missed`].
+#[derive(Debug, Clone)]
+pub struct LocalLiveHub {
+    sender: broadcast::Sender<Arc<[LiveEvent]>>,
+}
+
+impl LocalLiveHub {
+    pub fn new(capacity: usize) -> Self {
+        let (sender, _) = broadcast::channel(capacity.max(1));
+        LocalLiveHub { sender }
+    }
+
+    /// Call after the commit that made these changes, never before.
+    pub fn publish(&self, events: Vec<LiveEvent>) {
+        if !events.is_empty() {
+            // No subscriber is not an error.
+            let _ = self.sender.send(events.into());
+        }
+    }
+
+    pub fn subscribe(&self) -> LiveSubscription {
+        LiveSubscription {
+            inner: SubscriptionInner::Local(self.sender.subscribe()),
+        }
+    }
+}
+
 /// Packs events into JSON-array payloads that each fit one notification.
 pub fn payloads(events: &[LiveEvent]) -> Vec<String> {
     let mut payloads = Vec::new();
@@ -133,6 +219,25 @@ mod tests {
             back.extend(serde_json::from_str::<Vec<LiveEvent>>(payload).expect("json"));
         }
         assert_eq!(back, events);
+    }
+
+    #[tokio::test]
+    async fn a_local_subscriber_that_falls_behind_is_told_it_missed_events() {
+        let hub = LocalLiveHub::new(2);
+        let mut subscription = hub.subscribe();
+        hub.publish(vec![event(1)]);
+        assert_eq!(
+            subscription.recv().await.expect("recv"),
+            LiveUpdate::Events(vec![event(1)])
+        );
+        for i in 0..5 {
+            hub.publish(vec![event(i)]);
+        }
+        assert_eq!(subscription.recv().await.expect("recv"), LiveUpdate::Missed);
+        assert_eq!(
+            subscription.recv_events().await.expect("recv"),
+            vec![event(3)]
+        );
     }
 
     #[test]

@@ -487,10 +487,13 @@ async fn every_committed_change_is_published_live(pool: PgPool) {
         .expect("a duplicate publishes nothing");
     let mut seen = Vec::new();
     while seen.len() < 2 {
-        let events = tokio::time::timeout(std::time::Duration::from_secs(5), subscription.recv())
-            .await
-            .expect("an event within 5 s")
-            .expect("recv");
+        let events = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            subscription.recv_events(),
+        )
+        .await
+        .expect("an event within 5 s")
+        .expect("recv");
         seen.extend(events);
     }
     assert_eq!(seen[0].status, TaskStatus::Pending);
@@ -499,8 +502,11 @@ async fn every_committed_change_is_published_live(pool: PgPool) {
     assert_eq!(seen[1].previous_status, Some(TaskStatus::Pending));
     assert_eq!(seen[1].error_message.as_deref(), Some("boom"));
     assert_eq!(seen[1].duration_ms, Some(1000));
-    let nothing_more =
-        tokio::time::timeout(std::time::Duration::from_millis(300), subscription.recv()).await;
+    let nothing_more = tokio::time::timeout(
+        std::time::Duration::from_millis(300),
+        subscription.recv_events(),
+    )
+    .await;
     assert!(nothing_more.is_err(), "the duplicate must not publish");
 }
 

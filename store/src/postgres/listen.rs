@@ -1,30 +1,32 @@
-//! Receiving live events from another process (LISTEN).
+//! Receiving live events from any process (LISTEN).
 
 use sqlx::postgres::PgListener;
 
 use crate::error::StoreError;
-use crate::live::{LIVE_CHANNEL, LiveEvent};
+use crate::live::{LIVE_CHANNEL, LiveEvent, LiveUpdate};
 
-/// A subscription to the live channel, on a connection of its own.
+/// LISTEN on the live channel, on a connection of its own.
 #[derive(Debug)]
-pub struct LiveSubscription {
+pub struct PgLiveListener {
     listener: PgListener,
 }
 
-impl LiveSubscription {
+impl PgLiveListener {
     pub(super) async fn new(pool: &sqlx::PgPool) -> Result<Self, StoreError> {
         let mut listener = PgListener::connect_with(pool).await?;
         listener.listen(LIVE_CHANNEL).await?;
-        Ok(LiveSubscription { listener })
+        Ok(PgLiveListener { listener })
     }
 
-    /// The next notification's events. After a lost connection it reconnects by itself;
-    /// notifications sent meanwhile are lost, which the caller should treat as "resync".
-    pub async fn recv(&mut self) -> Result<Vec<LiveEvent>, StoreError> {
+    /// The next notification's events. A lost connection is reported as [`LiveUpdate::Missed`]
+    /// (notifications sent meanwhile are gone); the next call reconnects and listens again.
+    pub(crate) async fn recv(&mut self) -> Result<LiveUpdate, StoreError> {
         loop {
-            let notification = self.listener.recv().await?;
+            let Some(notification) = self.listener.try_recv().await? else {
+                return Ok(LiveUpdate::Missed);
+            };
             match serde_json::from_str::<Vec<LiveEvent>>(notification.payload()) {
-                Ok(events) => return Ok(events),
+                Ok(events) => return Ok(LiveUpdate::Events(events)),
                 Err(err) => tracing::warn!(error = %err, "ignoring a malformed live notification"),
             }
         }

@@ -18,7 +18,8 @@ use sqlx::{ConnectOptions, Connection, PgPool};
 use tasklens_model::TaskRunEvent;
 
 use crate::TaskStore;
-pub use listen::LiveSubscription;
+use crate::live::LiveSubscription;
+pub(crate) use listen::PgLiveListener;
 
 use crate::error::StoreError;
 use crate::types::{
@@ -178,11 +179,6 @@ impl PgStore {
         bulk::import_runs(&self.pool, runs).await
     }
 
-    /// Subscribes to live events (every run change committed by any process).
-    pub async fn subscribe(&self) -> Result<LiveSubscription, StoreError> {
-        LiveSubscription::new(&self.pool).await
-    }
-
     /// Disk used by runs, their indexes, identities and rollups.
     pub async fn storage_stats(&self) -> Result<StorageStats, StoreError> {
         stats::storage_stats(&self.pool).await
@@ -226,6 +222,12 @@ impl TaskStore for PgStore {
 
     async fn maintain(&self, policy: &RetentionPolicy) -> Result<MaintenanceReport, StoreError> {
         maintenance::maintain(&self.pool, policy).await
+    }
+
+    async fn subscribe(&self) -> Result<LiveSubscription, StoreError> {
+        Ok(LiveSubscription::postgres(
+            PgLiveListener::new(&self.pool).await?,
+        ))
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
