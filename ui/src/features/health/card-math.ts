@@ -1,0 +1,64 @@
+// The arithmetic behind a health card, apart from rendering.
+import type { TaskMetrics, TimeseriesPoint } from '../../lib/api-types';
+import { formatCount, formatDuration, formatPercent } from '../../lib/format';
+
+export interface CardSummary {
+  taskName: string;
+  total: string;
+  counts: { pending: string; running: string; success: string; failed: string };
+  /** The API's success rate (successes over all runs of the window, in percent). */
+  successRate: string;
+  /** Share of finished runs that failed, to tell "slow" from "broken" at a glance. */
+  failureShare: string;
+  avgDuration: string;
+  p95Duration: string;
+  health: 'good' | 'warn' | 'bad' | 'idle';
+}
+
+export function summarizeCard(metrics: TaskMetrics): CardSummary {
+  const finished = metrics.success + metrics.failed;
+  const failureShare = finished === 0 ? null : (metrics.failed / finished) * 100;
+  let health: CardSummary['health'] = 'idle';
+  if (failureShare !== null) health = failureShare === 0 ? 'good' : failureShare < 5 ? 'warn' : 'bad';
+  return {
+    taskName: metrics.task_name,
+    total: formatCount(metrics.total_executions),
+    counts: {
+      pending: formatCount(metrics.pending),
+      running: formatCount(metrics.running),
+      success: formatCount(metrics.success),
+      failed: formatCount(metrics.failed),
+    },
+    successRate: metrics.total_executions === 0 ? formatPercent(null) : formatPercent(metrics.success_rate),
+    failureShare: formatPercent(failureShare),
+    avgDuration: formatDuration(metrics.avg_duration_ms),
+    p95Duration: formatDuration(metrics.p95_duration_ms),
+    health,
+  };
+}
+
+/**
+ * Finished runs (success + failed) per bucket for one task type, from `start` to `end`, with
+ * zeros for the buckets the API leaves out (no runs).
+ */
+export function throughputSeries(
+  points: readonly TimeseriesPoint[],
+  taskName: string,
+  start: string,
+  end: string,
+  bucketSeconds: number,
+): number[] {
+  const startMs = Date.parse(start);
+  const endMs = Date.parse(end);
+  const bucketMs = bucketSeconds * 1000;
+  if (!Number.isFinite(startMs) || !Number.isFinite(endMs) || bucketMs <= 0 || endMs <= startMs) return [];
+  const firstBucket = Math.floor(startMs / bucketMs) * bucketMs;
+  const length = Math.min(2000, Math.ceil((endMs - firstBucket) / bucketMs));
+  const series = new Array<number>(length).fill(0);
+  for (const point of points) {
+    if (point.task_name !== taskName) continue;
+    const index = Math.floor((Date.parse(point.bucket) - firstBucket) / bucketMs);
+    if (index >= 0 && index < length) series[index] = (series[index] ?? 0) + point.success + point.failed;
+  }
+  return series;
+}

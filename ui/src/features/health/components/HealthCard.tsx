@@ -1,0 +1,52 @@
+import type { TaskMetrics } from '../../../lib/api-types';
+import { summarizeCard } from '../card-math';
+import { Sparkline } from './Sparkline';
+
+export function HealthCard({ metrics, throughput }: { metrics: TaskMetrics; throughput: readonly number[] }) {
+  const card = summarizeCard(metrics);
+  const finished = throughput.reduce((sum, v) => sum + v, 0);
+  return (
+    <article className={`card card-${card.health}`} aria-label={`Health of ${card.taskName}`} data-testid="health-card">
+      <h3 className="card-title" title={card.taskName}>
+        {card.taskName}
+      </h3>
+      <dl className="card-stats">
+        <div>
+          <dt>Success rate</dt>
+          <dd data-testid="success-rate">{card.successRate}</dd>
+        </div>
+        <div>
+          <dt>Avg</dt>
+          <dd data-testid="avg-duration">{card.avgDuration}</dd>
+        </div>
+        <div>
+          <dt>p95</dt>
+          <dd data-testid="p95-duration">{card.p95Duration}</dd>
+        </div>
+      </dl>
+      <dl className="card-counts">
+        <div>
+          <dt>Runs</dt>
+          <dd data-testid="count-total">{card.total}</dd>
+        </div>
+        <div className="count-pending">
+          <dt>pending</dt>
+          <dd data-testid="count-pending">{card.counts.pending}</dd>
+        </div>
+        <div className="count-running">
+          <dt>running</dt>
+          <dd data-testid="count-running">{card.counts.running}</dd>
+        </div>
+        <div className="count-success">
+          <dt>success</dt>
+          <dd data-testid="count-success">{card.counts.success}</dd>
+        </div>
+        <div className="count-failed">
+          <dt>failed</dt>
+          <dd data-testid="count-failed">{card.counts.failed}</dd>
+        </div>
+      </dl>
+      <Sparkline values={throughput} label={`${finished} finished runs over the window`} />
+    </article>
+  );
+}

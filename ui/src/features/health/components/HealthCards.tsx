@@ -1,0 +1,63 @@
+import { Empty, LoadError, Loading } from '../../../components/QueryStatus';
+import { TIME_WINDOWS, parseWindowHours } from '../../../lib/time-windows';
+import { updateSearch, useSearch } from '../../../lib/url-state';
+import { useMetrics } from '../api/get-metrics';
+import { useThroughput } from '../api/get-throughput';
+import { throughputSeries } from '../card-math';
+import { HealthCard } from './HealthCard';
+
+export function WindowSelector({ value }: { value: number }) {
+  return (
+    <div className="segmented" role="group" aria-label="Time window">
+      {TIME_WINDOWS.map((w) => (
+        <button
+          key={w.hours}
+          type="button"
+          aria-pressed={w.hours === value}
+          onClick={() => updateSearch({ window: w.hours === 24 ? null : w.hours })}
+        >
+          {w.label}
+        </button>
+      ))}
+    </div>
+  );
+}
+
+export function HealthCards() {
+  const windowHours = parseWindowHours(useSearch().get('window'));
+  const metrics = useMetrics(windowHours);
+  const throughput = useThroughput(windowHours);
+  const label = TIME_WINDOWS.find((w) => w.hours === windowHours)?.label ?? `${windowHours} h`;
+
+  let body;
+  if (metrics.isPending) body = <Loading what="task health" />;
+  else if (metrics.isError)
+    body = <LoadError what="task health" error={metrics.error} onRetry={() => void metrics.refetch()} />;
+  else if (metrics.data.metrics.length === 0)
+    body = <Empty>No runs in the last {label}. Cards appear as soon as runs are recorded.</Empty>;
+  else {
+    const series = throughput.data;
+    body = (
+      <div className="cards" aria-busy={metrics.isFetching}>
+        {metrics.data.metrics.map((m) => (
+          <HealthCard
+            key={m.task_name}
+            metrics={m}
+            throughput={
+              series ? throughputSeries(series.points, m.task_name, series.start, series.end, series.bucket_seconds) : []
+            }
+          />
+        ))}
+      </div>
+    );
+  }
+  return (
+    <section className="panel" aria-labelledby="health-title">
+      <header className="panel-header">
+        <h2 id="health-title">Task health · last {label}</h2>
+        <WindowSelector value={windowHours} />
+      </header>
+      {body}
+    </section>
+  );
+}

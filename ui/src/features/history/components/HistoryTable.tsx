@@ -1,0 +1,62 @@
+import { StatusBadge } from '../../../components/StatusBadge';
+import type { HistoryItem } from '../../../lib/api-types';
+import { formatDuration, formatTime } from '../../../lib/format';
+import { updateSearch } from '../../../lib/url-state';
+
+/** Rows are focusable: Tab or the arrow keys move between them, Enter opens the run. */
+export function HistoryTable({ items }: { items: HistoryItem[] }) {
+  const open = (id: number) => updateSearch({ run: id });
+  return (
+    <div className="table-scroll">
+      <table className="history-table">
+        <caption className="visually-hidden">Runs, newest first. Press Enter on a row to open it.</caption>
+        <thead>
+          <tr>
+            <th scope="col">Created</th>
+            <th scope="col">Task type</th>
+            <th scope="col">Status</th>
+            <th scope="col">Duration</th>
+            <th scope="col">Queue wait</th>
+            <th scope="col">Attempt</th>
+            <th scope="col">Error</th>
+          </tr>
+        </thead>
+        <tbody>
+          {items.map((item) => (
+            <tr
+              key={item.id}
+              tabIndex={0}
+              className="history-row"
+              data-run-id={item.id}
+              aria-label={`${item.task_name} ${item.status}, created ${formatTime(item.created_at)}`}
+              onClick={() => open(item.id)}
+              onKeyDown={(event) => {
+                if (event.key === 'Enter' || event.key === ' ') {
+                  event.preventDefault();
+                  open(item.id);
+                } else if (event.key === 'ArrowDown' || event.key === 'ArrowUp') {
+                  event.preventDefault();
+                  const row = event.currentTarget;
+                  const next = event.key === 'ArrowDown' ? row.nextElementSibling : row.previousElementSibling;
+                  if (next instanceof HTMLElement) next.focus();
+                }
+              }}
+            >
+              <td>
+                <time dateTime={item.created_at}>{formatTime(item.created_at)}</time>
+              </td>
+              <td className="cell-name">{item.task_name}</td>
+              <td>
+                <StatusBadge status={item.status} />
+              </td>
+              <td className="num">{formatDuration(item.duration_ms)}</td>
+              <td className="num">{formatDuration(item.queue_wait_ms)}</td>
+              <td className="num">{item.attempt}</td>
+              <td className="cell-error">{item.error_message ?? ''}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}

@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+// The end-to-end test: builds and starts the real stack, drives Debian's Chromium.
+export default defineConfig({
+  test: {
+    environment: 'node',
+    include: ['e2e/**/*.e2e.ts'],
+    testTimeout: 120_000,
+    hookTimeout: 30 * 60_000,
+    fileParallelism: false,
+  },
+});
