@@ -1,0 +1,80 @@
+// Answers the page's fetches from handlers by path, and records every URL asked for.
+import { vi } from 'vitest';
+import type { HistoryItem, TaskStatus, TaskStatusChangedMessage } from '../lib/api-types';
+
+export type Handler = (url: URL) => unknown;
+
+export function installFakeApi(handlers: Record<string, Handler>) {
+  const requests: URL[] = [];
+  const fetchMock = vi.fn(async (input: RequestInfo | URL) => {
+    const url = new URL(String(input), 'http://localhost');
+    requests.push(url);
+    const handler = handlers[url.pathname];
+    if (!handler) return new Response(JSON.stringify({ error: 'not_found', message: url.pathname }), { status: 404 });
+    const answer = handler(url);
+    if (answer instanceof Response) return answer;
+    return new Response(JSON.stringify(answer), { status: 200, headers: { 'content-type': 'application/json' } });
+  });
+  vi.stubGlobal('fetch', fetchMock);
+  return {
+    requests,
+    calls: (pathname: string) => requests.filter((url) => url.pathname === pathname),
+  };
+}
+
+export function historyItem(overrides: Partial<HistoryItem> = {}): HistoryItem {
+  return {
+    id: 1,
+    task_name: 'score_message',
+    status: 'success',
+    params: { message_id: 1 },
+    started_at: '2026-11-28T10:00:00Z',
+    completed_at: '2026-11-28T10:00:01Z',
+    duration_ms: 1000,
+    error_message: null,
+    error_traceback: null,
+    created_at: '2026-11-28T09:59:59Z',
+    task_id: 'task-1',
+    attempt: 0,
+    source: 'tasklens',
+    queue: 'default',
+    queue_wait_ms: 5,
+    updated_at: '2026-11-28T10:00:01Z',
+    ...overrides,
+  };
+}
+
+export function historyPage(items: HistoryItem[], overrides: Record<string, unknown> = {}) {
+  return {
+    total_count: items.length,
+    total_is_exact: true,
+    page: 1,
+    page_size: 50,
+    total_pages: 1,
+    items,
+    ...overrides,
+  };
+}
+
+export function statusChanged(id: number, status: TaskStatus, taskName = 'score_message', second = 0): TaskStatusChangedMessage {
+  const timestamp = new Date(Date.UTC(2026, 10, 28, 12, 0, 0) + second * 1000).toISOString();
+  return {
+    type: 'task_status_changed',
+    task_name: taskName,
+    status,
+    timestamp,
+    data: {
+      id,
+      task_id: `task-${id}`,
+      previous_status: null,
+      source: 'tasklens',
+      attempt: 0,
+      created_at: timestamp,
+      started_at: null,
+      completed_at: null,
+      duration_ms: null,
+      queue_wait_ms: null,
+      error_message: null,
+    },
+  };
+}
