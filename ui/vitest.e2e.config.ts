@@ -5,7 +5,9 @@ export default defineConfig({
   test: {
     environment: 'node',
     include: ['e2e/**/*.e2e.ts'],
-    testTimeout: 120_000,
+    // A process of its own, so the stack's teardown can hook the process's exit and signals.
+    pool: 'forks',
+    testTimeout: 180_000,
     hookTimeout: 30 * 60_000,
     fileParallelism: false,
   },

@@ -1,0 +1,108 @@
+// End to end: the real stack (PostgreSQL, `tasklens collector`, `tasklens api` serving the built
+// page) and Debian's Chromium driven by playwright-core. Runs are sent over OTLP/HTTP JSON and
+// must show up on the page.
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runSpans, sendSpans } from './otlp';
+import { Stack, artifactsDir } from './stack';
+
+const stack = new Stack();
+let browser: Browser | undefined;
+let page: Page;
+const suffix = Date.now().toString(36);
+const OK_TASK = `e2e_score_${suffix}`;
+const FAILING_TASK = `e2e_fail_${suffix}`;
+const HOSTILE = '<img src=x onerror="window.__pwned=1">';
+const TRACEBACK = `Traceback (most recent call last):\n  File "worker.py", line 42, in score\n    raise RateLimitError(${suffix})\nRateLimitError: rate limited ${suffix}`;
+
+beforeAll(async () => {
+  await stack.start();
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    headless: true,
+    // The sandbox needs user namespaces, which CI containers (running as root) do not give.
+    args: ['--no-sandbox', '--disable-dev-shm-usage'],
+  });
+  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  page.on('pageerror', (error) => console.error('page error:', error));
+  page.on('console', (message) => {
+    if (message.type() === 'error') console.error('page console:', message.text());
+  });
+});
+
+afterAll(async () => {
+  try {
+    if (page) await page.screenshot({ path: join(artifactsDir, 'dashboard.png'), fullPage: true }).catch(() => undefined);
+    await browser?.close();
+  } finally {
+    await stack.stop();
+  }
+});
+
+describe('the monitoring page against the real stack', () => {
+  it('shows runs sent over OTLP live, in the cards and the history, and opens a failed run', async () => {
+    await page.goto(`${stack.apiBase}/monitoring`);
+    await page.getByTestId('connection-state').filter({ hasText: 'Live: connected' }).waitFor({ timeout: 30_000 });
+    await page.getByText('No runs recorded yet.').waitFor();
+
+    // Runs arrive while the page is open: they must come through the WebSocket.
+    await sendSpans(stack.otlpHttpBase, [
+      ...runSpans({ taskName: OK_TASK, taskId: `ok-1-${suffix}`, params: { message_id: 1 } }).spans,
+      ...runSpans({ taskName: OK_TASK, taskId: `ok-2-${suffix}`, params: { message_id: 2 }, durationMs: 1200 }).spans,
+    ]);
+    const failed = runSpans({
+      taskName: FAILING_TASK,
+      taskId: `fail-1-${suffix}`,
+      params: { message_id: 3, note: HOSTILE },
+      error: { type: 'RateLimitError', message: `rate limited ${suffix}`, stacktrace: TRACEBACK },
+    });
+    await sendSpans(stack.otlpHttpBase, failed.spans);
+
+    const feed = page.getByTestId('live-feed-list');
+    await feed.getByRole('link', { name: FAILING_TASK }).first().waitFor({ timeout: 30_000 });
+    await feed.getByRole('link', { name: OK_TASK }).first().waitFor();
+    await expect.poll(() => feed.locator('li', { hasText: FAILING_TASK }).filter({ hasText: 'failed' }).count()).toBeGreaterThan(0);
+
+    // The cards update live (the socket invalidates the metrics).
+    const okCard = page.getByRole('article', { name: `Health of ${OK_TASK}` });
+    await okCard.waitFor({ timeout: 30_000 });
+    await expect.poll(() => okCard.getByTestId('count-success').textContent(), { timeout: 30_000 }).toBe('2');
+    expect(await okCard.getByTestId('success-rate').textContent()).toBe('100.00 %');
+    const failCard = page.getByRole('article', { name: `Health of ${FAILING_TASK}` });
+    await expect.poll(() => failCard.getByTestId('count-failed').textContent(), { timeout: 30_000 }).toBe('1');
+    expect(await failCard.getByTestId('success-rate').textContent()).toBe('0.00 %');
+
+    // The history has all three; the status filter narrows it to the failed one, in the URL.
+    const rows = page.locator('tr.history-row');
+    await expect.poll(() => rows.count(), { timeout: 30_000 }).toBe(3);
+    await page.locator('#history-status').selectOption('failed');
+    await expect.poll(() => rows.count()).toBe(1);
+    expect(await page.getByTestId('match-count').textContent()).toBe('1 matches');
+    expect(new URL(page.url()).searchParams.get('status')).toBe('failed');
+
+    // A reload keeps the filter.
+    await page.reload();
+    await page.getByTestId('match-count').filter({ hasText: '1 matches' }).waitFor();
+    expect(await page.locator('#history-status').inputValue()).toBe('failed');
+    await expect.poll(() => rows.count()).toBe(1);
+
+    // Keyboard: focus the row, Enter opens the run; the traceback and params are there as text.
+    await rows.first().focus();
+    await page.keyboard.press('Enter');
+    const drawer = page.getByTestId('run-detail');
+    await drawer.getByTestId('traceback').waitFor();
+    expect(await drawer.getByTestId('traceback').textContent()).toBe(TRACEBACK);
+    expect(await drawer.getByTestId('error-message').textContent()).toBe(`rate limited ${suffix}`);
+    expect(await drawer.getByTestId('trace-id').textContent()).toBe(failed.traceId);
+    expect(JSON.parse((await drawer.getByTestId('params').textContent()) ?? 'null')).toEqual({ message_id: 3, note: HOSTILE });
+    expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+    expect(await drawer.locator('img').count()).toBe(0);
+    expect(new URL(page.url()).searchParams.get('run')).toMatch(/^\d+$/);
+    await page.screenshot({ path: join(artifactsDir, 'run-detail.png') });
+
+    await page.keyboard.press('Escape');
+    await drawer.waitFor({ state: 'detached' });
+    expect(new URL(page.url()).searchParams.get('run')).toBeNull();
+  });
+});
