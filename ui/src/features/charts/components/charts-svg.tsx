@@ -13,7 +13,7 @@ function Frame({ label, yMaxText, buckets, children }: { label: string; yMaxText
   const first = buckets[0];
   const last = buckets[buckets.length - 1];
   return (
-    <svg className="chart" viewBox={`0 0 ${WIDTH} ${HEIGHT}`} role="img" aria-label={label} preserveAspectRatio="none">
+    <svg className="chart" viewBox={`0 0 ${WIDTH} ${HEIGHT}`} role="img" aria-label={label}>
       <line className="axis" x1={PAD.left} y1={PAD.top + innerHeight} x2={WIDTH - PAD.right} y2={PAD.top + innerHeight} />
       <line className="axis" x1={PAD.left} y1={PAD.top} x2={PAD.left} y2={PAD.top + innerHeight} />
       <text className="axis-label" x={PAD.left - 4} y={PAD.top + 10} textAnchor="end">

@@ -45,14 +45,18 @@ export function HistoryTable({ items }: { items: HistoryItem[] }) {
               <td>
                 <time dateTime={item.created_at}>{formatTime(item.created_at)}</time>
               </td>
-              <td className="cell-name">{item.task_name}</td>
+              <td className="cell-name" title={item.task_name}>
+                {item.task_name}
+              </td>
               <td>
                 <StatusBadge status={item.status} />
               </td>
               <td className="num">{formatDuration(item.duration_ms)}</td>
               <td className="num">{formatDuration(item.queue_wait_ms)}</td>
               <td className="num">{item.attempt}</td>
-              <td className="cell-error">{item.error_message ?? ''}</td>
+              <td className="cell-error" title={item.error_message ?? undefined}>
+                {item.error_message ?? ''}
+              </td>
             </tr>
           ))}
         </tbody>
