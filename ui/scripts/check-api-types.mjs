@@ -22,9 +22,10 @@ try {
   });
   if (readFileSync(generated, 'utf8') !== readFileSync(committed, 'utf8')) {
     console.error('check:api-types: src/api/schema.ts differs from dashboard-api/openapi.json; run `npm run gen:api-types`');
-    process.exit(1);
+    process.exitCode = 1;
+  } else {
+    console.log('check:api-types: src/api/schema.ts matches dashboard-api/openapi.json');
   }
-  console.log('check:api-types: src/api/schema.ts matches dashboard-api/openapi.json');
 } finally {
   rmSync(tempDir, { recursive: true, force: true });
 }
