@@ -105,4 +105,25 @@ describe('the monitoring page against the real stack', () => {
     await drawer.waitFor({ state: 'detached' });
     expect(new URL(page.url()).searchParams.get('run')).toBeNull();
   });
+
+  it('keeps the feed bounded and the cards current through a burst of 150 runs (450 status changes)', async () => {
+    const BURST_TASK = `e2e_burst_${suffix}`;
+    await page.goto(`${stack.apiBase}/monitoring`);
+    await page.getByTestId('connection-state').filter({ hasText: 'Live: connected' }).waitFor({ timeout: 30_000 });
+    // Three requests of 50 runs, sent back to back.
+    for (let batch = 0; batch < 3; batch += 1) {
+      const spans = Array.from({ length: 50 }, (_, i) =>
+        runSpans({ taskName: BURST_TASK, taskId: `burst-${batch}-${i}-${suffix}`, params: { i } }).spans,
+      ).flat();
+      await sendSpans(stack.otlpHttpBase, spans);
+    }
+    const card = page.getByRole('article', { name: `Health of ${BURST_TASK}` });
+    await expect.poll(() => card.getByTestId('count-success').textContent(), { timeout: 60_000 }).toBe('150');
+    const entries = page.getByTestId('live-feed-list').locator('li');
+    await expect.poll(() => entries.filter({ hasText: BURST_TASK }).count(), { timeout: 30_000 }).toBeGreaterThan(0);
+    expect(await entries.count()).toBeLessThanOrEqual(200);
+    // The page still answers.
+    expect(await page.evaluate(() => document.title)).toContain('tasklens');
+    await page.screenshot({ path: join(artifactsDir, 'dashboard.png'), fullPage: true });
+  });
 });
