@@ -1,0 +1,433 @@
+//! Query parameters: parsed from the raw query string and checked here, so every refusal is the
+//! API's JSON 400 naming the parameter. Pure functions; unknown parameters are ignored.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use tasklens_model::{Granularity, TaskStatus};
+use tasklens_store::{HistoryQuery, TimeseriesQuery};
+
+use crate::error::ApiError;
+
+/// Longest time window, in hours (30 days: the default retention).
+pub const MAX_WINDOW_HOURS: u32 = 720;
+pub const DEFAULT_WINDOW_HOURS: u32 = 24;
+/// Longest task name or free text accepted in a filter, in characters.
+pub const MAX_TEXT_CHARS: usize = 500;
+
+/// The decoded query string. A parameter given twice keeps its last value; an empty value counts
+/// as absent (forms send `task_name=` for "any").
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct QueryParams(HashMap<String, String>);
+
+impl QueryParams {
+    pub fn parse(raw: Option<&str>) -> Self {
+        let pairs = url::form_urlencoded::parse(raw.unwrap_or("").as_bytes())
+            .map(|(key, value)| (key.into_owned(), value.trim().to_owned()))
+            .filter(|(_, value)| !value.is_empty());
+        QueryParams(pairs.collect())
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
+    }
+}
+
+/// An integer parameter within `min..=max`.
+pub fn integer(
+    params: &QueryParams,
+    name: &'static str,
+    min: u32,
+    max: u32,
+    default: u32,
+) -> Result<u32, ApiError> {
+    let Some(text) = params.get(name) else {
+        return Ok(default);
+    };
+    let out_of_range = || {
+        ApiError::invalid(
+            name,
+            format!("{name} must be between {min} and {max}, got {text}"),
+        )
+    };
+    match text.parse::<i64>() {
+        Ok(n) => u32::try_from(n)
+            .ok()
+            .filter(|n| (min..=max).contains(n))
+            .ok_or_else(out_of_range),
+        // All digits but too long for i64: out of range too.
+        Err(_)
+            if text
+                .trim_start_matches(['-', '+'])
+                .chars()
+                .all(|c| c.is_ascii_digit()) =>
+        {
+            Err(out_of_range())
+        }
+        Err(_) => Err(ApiError::invalid(
+            name,
+            format!("{name} must be an integer, got {text:?}"),
+        )),
+    }
+}
+
+/// `time_window` in hours, 1 to 720, default 24.
+pub fn time_window(params: &QueryParams) -> Result<u32, ApiError> {
+    integer(
+        params,
+        "time_window",
+        1,
+        MAX_WINDOW_HOURS,
+        DEFAULT_WINDOW_HOURS,
+    )
+}
+
+/// A free-text parameter, at most [`MAX_TEXT_CHARS`] characters.
+pub fn text(params: &QueryParams, name: &'static str) -> Result<Option<String>, ApiError> {
+    match params.get(name) {
+        None => Ok(None),
+        Some(value) if value.chars().count() > MAX_TEXT_CHARS => Err(ApiError::invalid(
+            name,
+            format!("{name} must be at most {MAX_TEXT_CHARS} characters"),
+        )),
+        Some(value) => Ok(Some(value.to_owned())),
+    }
+}
+
+pub fn status(params: &QueryParams) -> Result<Option<TaskStatus>, ApiError> {
+    params
+        .get("status")
+        .map(|value| {
+            value.parse::<TaskStatus>().map_err(|_| {
+                ApiError::invalid(
+                    "status",
+                    format!(
+                        "status must be one of pending, running, success, failed, got {value:?}"
+                    ),
+                )
+            })
+        })
+        .transpose()
+}
+
+/// Which end of a range a date bounds: a plain date means its whole day, so as an (exclusive)
+/// end it stands for the next midnight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bound {
+    Start,
+    End,
+}
+
+/// An RFC 3339 time, or a `YYYY-MM-DD` date (UTC midnight; the next midnight as an end).
+pub fn date(
+    params: &QueryParams,
+    name: &'static str,
+    bound: Bound,
+) -> Result<Option<DateTime<Utc>>, ApiError> {
+    let Some(value) = params.get(name) else {
+        return Ok(None);
+    };
+    let invalid = || {
+        ApiError::invalid(
+            name,
+            format!("{name} must be an RFC 3339 time or a YYYY-MM-DD date, got {value:?}"),
+        )
+    };
+    if let Ok(time) = DateTime::parse_from_rfc3339(value) {
+        return Ok(Some(time.with_timezone(&Utc)));
+    }
+    // An unencoded `+02:00` offset arrives as ` 02:00` (a `+` in a query string is a space).
+    if let Some((time, offset)) = value.rsplit_once(' ')
+        && let Ok(time) = DateTime::parse_from_rfc3339(&format!("{time}+{offset}"))
+    {
+        return Ok(Some(time.with_timezone(&Utc)));
+    }
+    let day = NaiveDate::parse_from_str(value, "%Y-%m-%d").map_err(|_| invalid())?;
+    let day = match bound {
+        Bound::Start => day,
+        Bound::End => day.succ_opt().ok_or_else(invalid)?,
+    };
+    Ok(Some(day.and_time(chrono::NaiveTime::MIN).and_utc()))
+}
+
+/// The history query of a request.
+pub fn history(params: &QueryParams) -> Result<HistoryQuery, ApiError> {
+    let query = HistoryQuery {
+        task_name: text(params, "task_name")?,
+        status: status(params)?,
+        start: date(params, "start_date", Bound::Start)?,
+        end: date(params, "end_date", Bound::End)?,
+        text: text(params, "q")?,
+        page: integer(params, "page", 1, u32::MAX / 2, 1)?,
+        page_size: integer(params, "page_size", 1, HistoryQuery::MAX_PAGE_SIZE, 50)?,
+    };
+    if let (Some(start), Some(end)) = (query.start, query.end)
+        && start > end
+    {
+        return Err(ApiError::invalid(
+            "start_date",
+            format!(
+                "start_date ({}) must not be after end_date ({})",
+                start.to_rfc3339(),
+                end.to_rfc3339()
+            ),
+        ));
+    }
+    Ok(query)
+}
+
+/// The timeseries query of a request at `now`: buckets from the start of the window's first
+/// bucket until now, their size following the window's length.
+pub fn timeseries(
+    params: &QueryParams,
+    now: DateTime<Utc>,
+) -> Result<(TimeseriesQuery, Granularity), ApiError> {
+    let hours = time_window(params)?;
+    let window = TimeDelta::hours(i64::from(hours));
+    let granularity = TimeseriesQuery::granularity_for(window);
+    let query = TimeseriesQuery {
+        start: granularity.floor(now - window),
+        end: Some(now),
+        task_name: text(params, "task_name")?,
+        granularity: Some(granularity),
+    };
+    Ok((query, granularity))
+}
+
+/// A run id from the path.
+pub fn run_id(text: &str) -> Result<i64, ApiError> {
+    text.parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| {
+            ApiError::invalid("id", format!("id must be a positive integer, got {text:?}"))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn parsed(raw: &str) -> QueryParams {
+        QueryParams::parse(Some(raw))
+    }
+
+    fn refused(result: Result<impl std::fmt::Debug, ApiError>) -> (&'static str, String) {
+        match result {
+            Err(ApiError::InvalidParameter { parameter, message }) => (parameter, message),
+            other => panic!("expected an invalid parameter, got {other:?}"),
+        }
+    }
+
+    fn utc(y: i32, m: u32, d: u32, h: u32, min: u32, s: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, m, d, h, min, s)
+            .single()
+            .expect("valid")
+    }
+
+    #[test]
+    fn time_windows() {
+        let cases: &[(&str, Result<u32, &str>)] = &[
+            ("", Ok(24)),
+            ("time_window=", Ok(24)),
+            ("time_window=1", Ok(1)),
+            ("time_window=48", Ok(48)),
+            ("time_window=720", Ok(720)),
+            ("time_window=+5", Ok(5)),
+            ("time_window=0", Err("between 1 and 720, got 0")),
+            ("time_window=721", Err("between 1 and 720, got 721")),
+            ("time_window=-3", Err("between 1 and 720, got -3")),
+            ("time_window=99999999999999999999", Err("between 1 and 720")),
+            ("time_window=abc", Err("must be an integer, got \"abc\"")),
+            ("time_window=1.5", Err("must be an integer")),
+            ("other=1&time_window=2", Ok(2)),
+            ("time_window=3&time_window=4", Ok(4)),
+        ];
+        for (raw, expected) in cases {
+            match (time_window(&parsed(raw)), expected) {
+                (Ok(got), Ok(want)) => assert_eq!(got, *want, "{raw}"),
+                (got, Err(want)) => {
+                    let (parameter, message) = refused(got);
+                    assert_eq!(parameter, "time_window", "{raw}");
+                    assert!(message.contains(want), "{raw}: {message}");
+                }
+                (got, want) => panic!("{raw}: got {got:?}, want {want:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn dates() {
+        let cases: &[(&str, Bound, Result<Option<DateTime<Utc>>, ()>)] = &[
+            ("", Bound::Start, Ok(None)),
+            (
+                "d=2026-11-28",
+                Bound::Start,
+                Ok(Some(utc(2026, 11, 28, 0, 0, 0))),
+            ),
+            (
+                "d=2026-11-28",
+                Bound::End,
+                Ok(Some(utc(2026, 11, 29, 0, 0, 0))),
+            ),
+            (
+                "d=2026-12-31",
+                Bound::End,
+                Ok(Some(utc(2027, 1, 1, 0, 0, 0))),
+            ),
+            (
+                "d=2026-11-28T10:30:00Z",
+                Bound::End,
+                Ok(Some(utc(2026, 11, 28, 10, 30, 0))),
+            ),
+            (
+                "d=2026-11-28T10:30:00%2B02:00",
+                Bound::Start,
+                Ok(Some(utc(2026, 11, 28, 8, 30, 0))),
+            ),
+            ("d=invalid", Bound::Start, Err(())),
+            ("d=2026-13-01", Bound::Start, Err(())),
+            ("d=2026-02-30", Bound::End, Err(())),
+            (
+                "d=2026-11-28T10:30:00+02:00",
+                Bound::Start,
+                Ok(Some(utc(2026, 11, 28, 8, 30, 0))),
+            ),
+            ("d=28/11/2026", Bound::Start, Err(())),
+            ("d=2026-11-28T10:30:00", Bound::Start, Err(())),
+        ];
+        for (raw, bound, expected) in cases {
+            let got = date(&parsed(raw), "d", *bound);
+            match (got, expected) {
+                (Ok(got), Ok(want)) => assert_eq!(got, *want, "{raw}"),
+                (got, Err(())) => {
+                    let (parameter, message) = refused(got);
+                    assert_eq!(parameter, "d");
+                    assert!(
+                        message.contains("RFC 3339 time or a YYYY-MM-DD date"),
+                        "{message}"
+                    );
+                }
+                (got, want) => panic!("{raw}: got {got:?}, want {want:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn history_queries() {
+        let query = history(&parsed(
+            "task_name=score_message&status=failed&start_date=2026-11-01&end_date=2026-11-02\
+             &q=rate+limit&page=3&page_size=200&unknown=x",
+        ))
+        .expect("valid");
+        assert_eq!(
+            query,
+            HistoryQuery {
+                task_name: Some("score_message".into()),
+                status: Some(TaskStatus::Failed),
+                start: Some(utc(2026, 11, 1, 0, 0, 0)),
+                end: Some(utc(2026, 11, 3, 0, 0, 0)),
+                text: Some("rate limit".into()),
+                page: 3,
+                page_size: 200,
+            }
+        );
+        assert_eq!(
+            history(&parsed("")).expect("valid"),
+            HistoryQuery::default()
+        );
+        // The same day as start and end is that whole day.
+        let day = history(&parsed("start_date=2026-11-01&end_date=2026-11-01")).expect("valid");
+        assert_eq!(day.end, Some(utc(2026, 11, 2, 0, 0, 0)));
+
+        let refusals: &[(&str, &str, &str)] = &[
+            (
+                "status=done",
+                "status",
+                "one of pending, running, success, failed",
+            ),
+            ("status=FAILED", "status", "got \"FAILED\""),
+            ("page=0", "page", "between 1 and"),
+            ("page=x", "page", "must be an integer"),
+            ("page_size=0", "page_size", "between 1 and 200"),
+            ("page_size=201", "page_size", "between 1 and 200"),
+            ("start_date=invalid", "start_date", "got \"invalid\""),
+            ("end_date=2026-1-1x", "end_date", "YYYY-MM-DD"),
+            (
+                "start_date=2026-11-03&end_date=2026-11-01",
+                "start_date",
+                "must not be after end_date",
+            ),
+            (
+                "start_date=2026-11-01T12:00:00Z&end_date=2026-11-01T11:00:00Z",
+                "start_date",
+                "must not be after",
+            ),
+        ];
+        for (raw, parameter, needle) in refusals {
+            let (got, message) = refused(history(&parsed(raw)));
+            assert_eq!(got, *parameter, "{raw}");
+            assert!(message.contains(needle), "{raw}: {message}");
+        }
+        let long = format!("q={}", "x".repeat(MAX_TEXT_CHARS + 1));
+        assert_eq!(refused(history(&parsed(&long))).0, "q");
+    }
+
+    #[test]
+    fn timeseries_bucket_size_follows_the_window() {
+        let now = utc(2026, 11, 28, 12, 34, 56);
+        let cases = [
+            (
+                "time_window=1",
+                Granularity::Minute,
+                utc(2026, 11, 28, 11, 34, 0),
+            ),
+            (
+                "time_window=6",
+                Granularity::Minute,
+                utc(2026, 11, 28, 6, 34, 0),
+            ),
+            (
+                "time_window=7",
+                Granularity::Hour,
+                utc(2026, 11, 28, 5, 0, 0),
+            ),
+            ("", Granularity::Hour, utc(2026, 11, 27, 12, 0, 0)),
+            (
+                "time_window=168",
+                Granularity::Hour,
+                utc(2026, 11, 21, 12, 0, 0),
+            ),
+            (
+                "time_window=169",
+                Granularity::Day,
+                utc(2026, 11, 21, 0, 0, 0),
+            ),
+            (
+                "time_window=720",
+                Granularity::Day,
+                utc(2026, 10, 29, 0, 0, 0),
+            ),
+        ];
+        for (raw, granularity, start) in cases {
+            let (query, got) = timeseries(&parsed(raw), now).expect("valid");
+            assert_eq!(got, granularity, "{raw}");
+            assert_eq!(query.start, start, "{raw}");
+            assert_eq!(query.end, Some(now));
+        }
+        assert_eq!(
+            refused(timeseries(&parsed("time_window=0"), now)).0,
+            "time_window"
+        );
+    }
+
+    #[test]
+    fn run_ids() {
+        assert_eq!(run_id("42"), Ok(42));
+        for bad in ["0", "-1", "abc", "1.0", "99999999999999999999", ""] {
+            assert_eq!(refused(run_id(bad)).0, "id", "{bad}");
+        }
+    }
+}
