@@ -9,6 +9,10 @@ pub enum StoreError {
     #[error("cannot connect to PostgreSQL at {target}: {reason}")]
     Connect { target: String, reason: String },
 
+    /// The embedded database file cannot be created or opened.
+    #[error("cannot open the SQLite database at {path}: {reason}")]
+    Open { path: String, reason: String },
+
     /// The database cannot be reached now; the same call may succeed later.
     #[error("database unavailable: {0}")]
     Unavailable(#[source] sqlx::Error),
@@ -51,6 +55,27 @@ impl StoreError {
     }
 }
 
+/// SQLite reports extended result codes: the primary code is the low byte.
+const SQLITE_BUSY: i32 = 5;
+const SQLITE_LOCKED: i32 = 6;
+const SQLITE_CONSTRAINT_CHECK: i32 = 275;
+
+fn from_sqlite(code: &str, message: &str, err: sqlx::Error) -> StoreError {
+    let code: i32 = code.parse().unwrap_or_default();
+    if code == SQLITE_CONSTRAINT_CHECK {
+        // "CHECK constraint failed: <name>"; the constraints are named after the rules.
+        let rule = message.rsplit(": ").next().unwrap_or("unknown");
+        StoreError::RuleViolated {
+            rule: rule.to_owned(),
+        }
+    } else if matches!(code & 0xff, SQLITE_BUSY | SQLITE_LOCKED) {
+        // Another process holds the file longer than the busy timeout.
+        StoreError::Unavailable(err)
+    } else {
+        StoreError::Database(err)
+    }
+}
+
 impl From<sqlx::Error> for StoreError {
     fn from(err: sqlx::Error) -> Self {
         match &err {
@@ -60,7 +85,11 @@ impl From<sqlx::Error> for StoreError {
             | sqlx::Error::WorkerCrashed
             | sqlx::Error::Tls(_) => StoreError::Unavailable(err),
             sqlx::Error::Database(db) => {
-                let code = db.code().unwrap_or_default();
+                let code = db.code().unwrap_or_default().into_owned();
+                if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                    let message = db.message().to_owned();
+                    return from_sqlite(&code, &message, err);
+                }
                 if code == "23514" {
                     StoreError::RuleViolated {
                         rule: db.constraint().unwrap_or("unknown").to_owned(),

@@ -1,8 +1,7 @@
 //! The task-run store: the one place where tasklens reads and writes task runs.
 //!
 //! [`TaskStore`] is the interface every part of tasklens uses; [`PgStore`] implements it on
-//! PostgreSQL. A second, embedded backend comes later behind the same trait, and the same test
-//! suite runs against both.
+//! PostgreSQL, [`SqliteStore`] in an embedded SQLite file. The same test suite runs against both.
 //!
 //! Architecture Invariant: every SQL statement of the project lives in this crate. Callers pass
 //! typed values; nothing a client sends reaches SQL as text.
@@ -11,6 +10,7 @@ mod error;
 pub mod figures;
 pub mod live;
 mod postgres;
+mod sqlite;
 mod types;
 
 use async_trait::async_trait;
@@ -20,6 +20,7 @@ use tasklens_model::TaskRunEvent;
 pub use error::StoreError;
 pub use live::{LIVE_CHANNEL, LiveEvent, LiveSubscription, LiveUpdate, LocalLiveHub};
 pub use postgres::{PgStore, PgStoreOptions, redact_url};
+pub use sqlite::{SqliteStore, SqliteStoreOptions};
 pub use types::*;
 
 /// Reads and writes task runs.

@@ -1,19 +1,18 @@
-//! Property tests on the real database: whatever the order, duplication and batching of a run's
-//! events, its row ends in the same state, and the rollups equal the figures recomputed from the
-//! raw rows.
+//! Property tests on both backends (a real PostgreSQL database, a SQLite file): whatever the
+//! order, duplication and batching of a run's events, its row ends in the same state, and the
+//! rollups equal the figures recomputed from the raw rows.
 
 mod common;
 
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, TimeDelta, Utc};
-use common::{Life, all_runs, base_time, store};
+use common::{Backend, Life, Store, all_runs, base_time, on_both_backends, store};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, TestRunner};
-use sqlx::PgPool;
 use tasklens_model::{Contribution, RollupDelta, RunKey, RunState, TaskRunEvent, TaskStatus};
-use tasklens_store::{HistoryQuery, PgStore, StoredRun, TaskStore, TimeseriesQuery, figures};
+use tasklens_store::{HistoryQuery, StoredRun, TimeseriesQuery, figures};
 
 const TASKS: [&str; 3] = [
     "score_message",
@@ -124,7 +123,7 @@ fn events_of(
 }
 
 /// Writes the events in the scenario's order and batches, alternating two concurrent writers.
-async fn write_scrambled(store: &PgStore, scenario: &Scenario, events: Vec<TaskRunEvent>) {
+async fn write_scrambled(store: &Store, scenario: &Scenario, events: Vec<TaskRunEvent>) {
     let mut ordered: Vec<TaskRunEvent> = scenario
         .order
         .iter()
@@ -163,11 +162,10 @@ fn raw_figures(runs: &[StoredRun], since: DateTime<Utc>) -> BTreeMap<String, Rol
     by_task
 }
 
-#[sqlx::test(migrations = "../migrations")]
-async fn rows_converge_and_rollups_match_raw_rows(pool: PgPool) {
+async fn rows_converge_and_rollups_match_raw_rows(backend: Backend) {
     let now = base_time() + TimeDelta::days(3);
     let start = base_time();
-    let store = store(pool, now).await;
+    let store = store(&backend, now).await;
     let mut runner = TestRunner::new(Config {
         cases: 40,
         ..Config::default()
@@ -252,3 +250,5 @@ async fn rows_converge_and_rollups_match_raw_rows(pool: PgPool) {
         .sum();
     assert_eq!(charted, runs.len() as i64);
 }
+
+on_both_backends!(rows_converge_and_rollups_match_raw_rows);

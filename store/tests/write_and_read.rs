@@ -1,18 +1,19 @@
-//! The store against a real PostgreSQL: each test gets a fresh, migrated database.
+//! The store's behaviour, written once and run on both backends (`postgres::<case>` on a fresh,
+//! migrated PostgreSQL database; `sqlite::<case>` on a fresh SQLite file). PostgreSQL-only cases
+//! are plain `#[sqlx::test]`s, marked as such.
 
 mod common;
 
 use chrono::{TimeDelta, Utc};
-use common::{Life, all_runs, base_time, store};
+use common::{Backend, Life, all_runs, base_time, on_both_backends, store};
 use serde_json::json;
 use sqlx::PgPool;
 use tasklens_model::limits::MAX_TEXT_BYTES;
 use tasklens_model::{RunState, TaskRunEvent, TaskStatus, ValidationRule};
-use tasklens_store::{HistoryQuery, StoreError, TaskStore, TimeseriesQuery};
+use tasklens_store::{HistoryQuery, StoreError, TimeseriesQuery};
 
-#[sqlx::test(migrations = "../migrations")]
-async fn a_run_goes_pending_running_success(pool: PgPool) {
-    let store = store(pool, Utc::now()).await;
+async fn a_run_goes_pending_running_success(backend: Backend) {
+    let store = store(&backend, Utc::now()).await;
     let life = Life::new("run-1", "score_message", Utc::now());
 
     let outcome = store
@@ -56,9 +57,8 @@ async fn a_run_goes_pending_running_success(pool: PgPool) {
     assert_eq!(all_runs(&store).await.len(), 1);
 }
 
-#[sqlx::test(migrations = "../migrations")]
-async fn a_failure_keeps_its_message_and_traceback(pool: PgPool) {
-    let store = store(pool, Utc::now()).await;
+async fn a_failure_keeps_its_message_and_traceback(backend: Backend) {
+    let store = store(&backend, Utc::now()).await;
     let life = Life {
         failure: Some("OpenAI API rate limit exceeded".into()),
         ..Life::new("run-f", "score_message", Utc::now())
@@ -84,9 +84,8 @@ async fn a_failure_keeps_its_message_and_traceback(pool: PgPool) {
     assert!(run.enqueued_at.is_some() && run.params.is_some());
 }
 
-#[sqlx::test(migrations = "../migrations")]
-async fn a_duplicate_changes_nothing(pool: PgPool) {
-    let store = store(pool, Utc::now()).await;
+async fn a_duplicate_changes_nothing(backend: Backend) {
+    let store = store(&backend, Utc::now()).await;
     let life = Life::new("dup", "score_message", Utc::now());
     store.write_batch(life.all()).await.expect("write");
     let before = all_runs(&store).await;
@@ -95,9 +94,8 @@ async fn a_duplicate_changes_nothing(pool: PgPool) {
     assert_eq!(all_runs(&store).await, before);
 }
 
-#[sqlx::test(migrations = "../migrations")]
-async fn retries_are_separate_attempts(pool: PgPool) {
-    let store = store(pool, Utc::now()).await;
+async fn retries_are_separate_attempts(backend: Backend) {
+    let store = store(&backend, Utc::now()).await;
     let first = Life {
         failure: Some("timeout".into()),
         ..Life::new("same-id", "embed_atoms_batch", Utc::now())
@@ -129,9 +127,8 @@ async fn retries_are_separate_attempts(pool: PgPool) {
     );
 }
 
-#[sqlx::test(migrations = "../migrations")]
-async fn a_run_breaking_a_rule_is_refused_alone(pool: PgPool) {
-    let store = store(pool, Utc::now()).await;
+async fn a_run_breaking_a_rule_is_refused_alone(backend: Backend) {
+    let store = store(&backend, Utc::now()).await;
     let good = Life::new("good", "score_message", Utc::now());
     let mut no_message = Life {
         failure: Some("x".into()),
@@ -164,38 +161,63 @@ async fn a_run_breaking_a_rule_is_refused_alone(pool: PgPool) {
     assert!(unknown_status.is_err_and(|e| e.to_string().contains("unknown status \"done\"")));
 }
 
-#[sqlx::test(migrations = "../migrations")]
-async fn the_database_enforces_the_rules_too(pool: PgPool) {
-    let store = store(pool.clone(), Utc::now()).await;
+async fn the_database_enforces_the_rules_too(backend: Backend) {
+    let _store = store(&backend, Utc::now()).await;
     // Bypassing the store's own validation, as a manual edit would.
-    let err = sqlx::query(
-        "INSERT INTO task_execution_logs (created_at, updated_at, status, source, task_name, task_id) \
-         VALUES (now(), now(), 'failed', 'celery', 'x', 'y')",
-    )
-    .execute(store.pool())
-    .await
-    .expect_err("refused");
-    assert!(matches!(
-        StoreError::from(err),
-        StoreError::RuleViolated { rule } if rule == "completed_run_has_timestamps"
-    ));
-    let err = sqlx::query(
-        "INSERT INTO task_execution_logs (created_at, updated_at, status, source, task_name, task_id) \
-         VALUES (now(), now(), 'finished', 'celery', 'x', 'y')",
-    )
-    .execute(&pool)
-    .await
-    .expect_err("refused");
-    assert!(
-        err.to_string()
-            .contains("invalid input value for enum task_status"),
-        "{err}"
-    );
+    match &backend {
+        Backend::Postgres(pg) => {
+            let err = sqlx::query(
+                "INSERT INTO task_execution_logs (created_at, updated_at, status, source, task_name, task_id) \
+                 VALUES (now(), now(), 'failed', 'celery', 'x', 'y')",
+            )
+            .execute(pg.pool())
+            .await
+            .expect_err("refused");
+            assert!(matches!(
+                StoreError::from(err),
+                StoreError::RuleViolated { rule } if rule == "completed_run_has_timestamps"
+            ));
+            let err = sqlx::query(
+                "INSERT INTO task_execution_logs (created_at, updated_at, status, source, task_name, task_id) \
+                 VALUES (now(), now(), 'finished', 'celery', 'x', 'y')",
+            )
+            .execute(pg.pool())
+            .await
+            .expect_err("refused");
+            assert!(
+                err.to_string()
+                    .contains("invalid input value for enum task_status"),
+                "{err}"
+            );
+        }
+        Backend::Sqlite { store, .. } => {
+            let err = sqlx::query(
+                "INSERT INTO task_execution_logs (created_at, updated_at, status, source, task_name, task_id) \
+                 VALUES (0, 0, 'failed', 'celery', 'x', 'y')",
+            )
+            .execute(store.pool())
+            .await
+            .expect_err("refused");
+            assert!(matches!(
+                StoreError::from(err),
+                StoreError::RuleViolated { rule } if rule == "completed_run_has_timestamps"
+            ));
+            let err = sqlx::query(
+                "INSERT INTO task_execution_logs (created_at, updated_at, status, source, task_name, task_id) \
+                 VALUES (0, 0, 'finished', 'celery', 'x', 'y')",
+            )
+            .execute(store.pool())
+            .await
+            .expect_err("refused");
+            assert!(
+                matches!(StoreError::from(err), StoreError::RuleViolated { rule } if rule == "known_status")
+            );
+        }
+    }
 }
 
-#[sqlx::test(migrations = "../migrations")]
-async fn oversized_text_is_cut_with_a_marker_not_refused(pool: PgPool) {
-    let store = store(pool, Utc::now()).await;
+async fn oversized_text_is_cut_with_a_marker_not_refused(backend: Backend) {
+    let store = store(&backend, Utc::now()).await;
     let life = Life {
         failure: Some("boom".into()),
         ..Life::new("big", "extract_knowledge_from_messages", Utc::now())
@@ -218,10 +240,9 @@ async fn oversized_text_is_cut_with_a_marker_not_refused(pool: PgPool) {
     assert_eq!(params["original_bytes"], json!(200_011));
 }
 
-#[sqlx::test(migrations = "../migrations")]
-async fn history_filters_pages_and_counts(pool: PgPool) {
+async fn history_filters_pages_and_counts(backend: Backend) {
     let now = Utc::now();
-    let store = store(pool, now).await;
+    let store = store(&backend, now).await;
     let mut events = Vec::new();
     for i in 0..30 {
         let name = if i % 3 == 0 {
@@ -325,10 +346,9 @@ async fn history_filters_pages_and_counts(pool: PgPool) {
     assert!(matches!(bad, Err(StoreError::InvalidQuery(m)) if m.contains("page_size")));
 }
 
-#[sqlx::test(migrations = "../migrations")]
-async fn metrics_timeseries_and_task_names(pool: PgPool) {
+async fn metrics_timeseries_and_task_names(backend: Backend) {
     let now = Utc::now();
-    let store = store(pool, now).await;
+    let store = store(&backend, now).await;
     let mut events = Vec::new();
     for i in 0..20 {
         let life = Life {
@@ -388,10 +408,12 @@ async fn metrics_timeseries_and_task_names(pool: PgPool) {
     );
 }
 
+// PostgreSQL only: SQLite has no partitions.
 #[sqlx::test(migrations = "../migrations")]
 async fn a_row_outside_every_partition_lands_in_the_default_one_then_moves(pool: PgPool) {
     let now = base_time();
-    let store = store(pool, now).await;
+    let backend = Backend::postgres(pool.clone());
+    let store = store(&backend, now).await;
     let far = now + TimeDelta::days(40);
     let life = Life::new("future", "scheduled_auto_approval", far);
     store
@@ -399,7 +421,7 @@ async fn a_row_outside_every_partition_lands_in_the_default_one_then_moves(pool:
         .await
         .expect("a far-future row is not refused");
     let in_default: i64 = sqlx::query_scalar("SELECT count(*) FROM task_execution_logs_default")
-        .fetch_one(store.pool())
+        .fetch_one(&pool)
         .await
         .expect("count");
     assert_eq!(in_default, 1);
@@ -414,7 +436,7 @@ async fn a_row_outside_every_partition_lands_in_the_default_one_then_moves(pool:
         .expect("maintain");
     assert_eq!(report.rows_moved_from_default, 1);
     let in_default: i64 = sqlx::query_scalar("SELECT count(*) FROM task_execution_logs_default")
-        .fetch_one(store.pool())
+        .fetch_one(&pool)
         .await
         .expect("count");
     assert_eq!(in_default, 0);
@@ -426,9 +448,8 @@ async fn a_row_outside_every_partition_lands_in_the_default_one_then_moves(pool:
     assert!(outcome.changed.is_empty());
 }
 
-#[sqlx::test(migrations = "../migrations")]
-async fn concurrent_writers_of_one_run_converge_on_one_row(pool: PgPool) {
-    let store = store(pool, Utc::now()).await;
+async fn concurrent_writers_of_one_run_converge_on_one_row(backend: Backend) {
+    let store = store(&backend, Utc::now()).await;
     let lives: Vec<Life> = (0..200)
         .map(|i| Life::new(&format!("c-{i}"), "embed_messages_batch", Utc::now()))
         .collect();
@@ -465,9 +486,8 @@ fn a_state_with_every_field_round_trips_through_events() {
     }
 }
 
-#[sqlx::test(migrations = "../migrations")]
-async fn every_committed_change_is_published_live(pool: PgPool) {
-    let store = store(pool, Utc::now()).await;
+async fn every_committed_change_is_published_live(backend: Backend) {
+    let store = store(&backend, Utc::now()).await;
     let mut subscription = store.subscribe().await.expect("subscribe");
     let life = Life {
         failure: Some("boom".into()),
@@ -510,10 +530,9 @@ async fn every_committed_change_is_published_live(pool: PgPool) {
     assert!(nothing_more.is_err(), "the duplicate must not publish");
 }
 
-#[sqlx::test(migrations = "../migrations")]
-async fn a_free_text_count_stops_at_its_cap(pool: PgPool) {
+async fn a_free_text_count_stops_at_its_cap(backend: Backend) {
     let now = Utc::now();
-    let store = store(pool, now).await;
+    let store = store(&backend, now).await;
     let cap = HistoryQuery::TEXT_COUNT_CAP;
     let events: Vec<TaskRunEvent> = (0..cap + 5)
         .map(|i| {
@@ -542,3 +561,94 @@ async fn a_free_text_count_stops_at_its_cap(pool: PgPool) {
     assert_eq!(all.total_count, cap + 5);
     assert!(all.total_is_exact);
 }
+
+/// Makes every batch holding a run of the task type `poison` fail inside its transaction, after
+/// the other runs of the batch were written: a database refusal the store cannot foresee.
+async fn refuse_poison_inside_the_transaction(backend: &Backend) {
+    match backend {
+        Backend::Postgres(pg) => {
+            sqlx::query(
+                "CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS \
+                 $$ BEGIN RAISE EXCEPTION 'poison refused by the test'; END $$",
+            )
+            .execute(pg.pool())
+            .await
+            .expect("function");
+            sqlx::query(
+                "CREATE TRIGGER refuse_poison BEFORE INSERT ON task_execution_logs FOR EACH ROW \
+                 WHEN (NEW.task_name = 'poison') EXECUTE FUNCTION refuse_poison()",
+            )
+            .execute(pg.pool())
+            .await
+            .expect("trigger");
+        }
+        Backend::Sqlite { store, .. } => {
+            sqlx::query(
+                "CREATE TRIGGER refuse_poison BEFORE INSERT ON task_execution_logs \
+                 WHEN NEW.task_name = 'poison' \
+                 BEGIN SELECT RAISE(ABORT, 'poison refused by the test'); END",
+            )
+            .execute(store.pool())
+            .await
+            .expect("trigger");
+        }
+    }
+}
+
+async fn a_rolled_back_batch_publishes_nothing_and_keeps_nothing(backend: Backend) {
+    let now = Utc::now();
+    let store = store(&backend, now).await;
+    refuse_poison_inside_the_transaction(&backend).await;
+    let mut subscription = store.subscribe().await.expect("subscribe");
+    let lives: Vec<Life> = (0..20)
+        .map(|i| Life::new(&format!("rb-{i}"), "score_message", now))
+        .collect();
+    let mut doomed: Vec<TaskRunEvent> = lives.iter().flat_map(Life::all).collect();
+    doomed.push(Life::new("rb-poison", "poison", now).pending());
+    let failed = store.write_batch(doomed).await;
+    assert!(failed.is_err(), "the database refused the batch");
+    assert!(
+        all_runs(&store).await.is_empty(),
+        "nothing of the batch is kept"
+    );
+    assert!(
+        store
+            .metrics(now - TimeDelta::hours(1))
+            .await
+            .expect("metrics")
+            .is_empty()
+    );
+
+    // The next committed batch is the first thing subscribers hear of.
+    let survivor = Life::new("rb-after", "score_message", now);
+    store
+        .write_batch(vec![survivor.pending()])
+        .await
+        .expect("write");
+    let events = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        subscription.recv_events(),
+    )
+    .await
+    .expect("an event within 5 s")
+    .expect("recv");
+    let ids: Vec<&str> = events.iter().map(|e| e.task_id.as_str()).collect();
+    assert_eq!(ids, ["rb-after"]);
+    assert_eq!(all_runs(&store).await.len(), 1);
+}
+
+on_both_backends!(
+    a_run_goes_pending_running_success,
+    a_failure_keeps_its_message_and_traceback,
+    a_duplicate_changes_nothing,
+    retries_are_separate_attempts,
+    a_run_breaking_a_rule_is_refused_alone,
+    the_database_enforces_the_rules_too,
+    oversized_text_is_cut_with_a_marker_not_refused,
+    history_filters_pages_and_counts,
+    metrics_timeseries_and_task_names,
+    concurrent_writers_of_one_run_converge_on_one_row,
+    every_committed_change_is_published_live,
+    a_free_text_count_stops_at_its_cap,
+    a_rolled_back_batch_publishes_nothing_and_keeps_nothing,
+);

@@ -1,10 +1,79 @@
-//! Builders shared by the store tests.
+//! Builders shared by the store tests, and the two backends every shared case runs on.
 #![allow(dead_code)]
+
+use std::sync::Arc;
 
 use chrono::{DateTime, DurationRound, TimeDelta, TimeZone, Utc};
 use serde_json::json;
 use tasklens_model::{RunKey, RunState, SourceSystem, TaskRunEvent, TaskStatus};
-use tasklens_store::{PgStore, RetentionPolicy, StoredRun, TaskStore};
+use tasklens_store::{
+    PgStore, RetentionPolicy, SqliteStore, SqliteStoreOptions, StoredRun, TaskStore,
+};
+
+/// A store as the shared cases see it: only the trait.
+pub type Store = Arc<dyn TaskStore>;
+
+/// The backend a shared case runs on, for the few assertions that look inside the database.
+pub enum Backend {
+    /// A fresh, migrated database from `#[sqlx::test]`.
+    Postgres(PgStore),
+    /// A fresh file in a temporary directory (removed when the backend is dropped).
+    Sqlite {
+        store: SqliteStore,
+        dir: tempfile::TempDir,
+    },
+}
+
+impl Backend {
+    pub fn postgres(pool: sqlx::PgPool) -> Self {
+        Backend::Postgres(PgStore::from_pool(pool))
+    }
+
+    pub async fn sqlite() -> Self {
+        Self::sqlite_with(&SqliteStoreOptions::default()).await
+    }
+
+    pub async fn sqlite_with(options: &SqliteStoreOptions) -> Self {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let store = SqliteStore::open_with(&dir.path().join("tasklens.db"), options)
+            .await
+            .expect("open the SQLite store");
+        Backend::Sqlite { store, dir }
+    }
+
+    pub fn store(&self) -> Store {
+        match self {
+            Backend::Postgres(store) => Arc::new(store.clone()),
+            Backend::Sqlite { store, .. } => Arc::new(store.clone()),
+        }
+    }
+}
+
+/// Generates, for each named case (an `async fn(Backend)` of the test file), one test on a fresh
+/// PostgreSQL database (`postgres::<case>`) and one on a fresh SQLite file (`sqlite::<case>`).
+#[allow(unused_macros)] // sqlite.rs, which includes this module too, does not use it
+macro_rules! on_both_backends {
+    ($($case:ident),+ $(,)?) => {
+        mod postgres {
+            $(
+                #[sqlx::test(migrations = "../migrations")]
+                async fn $case(pool: sqlx::PgPool) {
+                    super::$case(crate::common::Backend::postgres(pool)).await;
+                }
+            )+
+        }
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case(crate::common::Backend::sqlite().await).await;
+                }
+            )+
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use on_both_backends;
 
 /// A fixed "now" for tests that move time: 2026-11-28 12:34:56.789 UTC.
 pub fn base_time() -> DateTime<Utc> {
@@ -105,9 +174,9 @@ impl Life {
     }
 }
 
-/// A store on the test's fresh database, with partitions around `now`.
-pub async fn store(pool: sqlx::PgPool, now: DateTime<Utc>) -> PgStore {
-    let store = PgStore::from_pool(pool);
+/// The backend's store, prepared as of `now` (partitions around `now` on PostgreSQL).
+pub async fn store(backend: &Backend, now: DateTime<Utc>) -> Store {
+    let store = backend.store();
     let policy = RetentionPolicy {
         now,
         ..RetentionPolicy::new(30)
@@ -116,8 +185,26 @@ pub async fn store(pool: sqlx::PgPool, now: DateTime<Utc>) -> PgStore {
     store
 }
 
+/// A shared store or a backend's own.
+pub trait AsStore {
+    fn as_store(&self) -> &dyn TaskStore;
+}
+
+impl AsStore for Store {
+    fn as_store(&self) -> &dyn TaskStore {
+        self.as_ref()
+    }
+}
+
+impl AsStore for SqliteStore {
+    fn as_store(&self) -> &dyn TaskStore {
+        self
+    }
+}
+
 /// Every run in the store, through the history query (newest first).
-pub async fn all_runs(store: &PgStore) -> Vec<StoredRun> {
+pub async fn all_runs(store: &impl AsStore) -> Vec<StoredRun> {
+    let store = store.as_store();
     let mut runs = Vec::new();
     for page in 1.. {
         let query = tasklens_store::HistoryQuery {

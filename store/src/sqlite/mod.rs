@@ -1,0 +1,167 @@
+//! [`SqliteStore`]: the store embedded in one file, for a single process (`tasklens up` without
+//! a database). Same trait, same rules and the same test suite as [`crate::PgStore`]; what
+//! differs is the storage: no partitions (retention deletes in batches), one writer at a time,
+//! live events inside the process.
+
+mod maintenance;
+mod read;
+mod rows;
+mod write;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::SqlitePool;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use tasklens_model::TaskRunEvent;
+use tokio::sync::Mutex;
+
+use crate::TaskStore;
+use crate::error::StoreError;
+use crate::live::{LiveSubscription, LocalLiveHub};
+use crate::types::{
+    HistoryPage, HistoryQuery, MaintenanceReport, RetentionPolicy, RunDetail, TaskMetrics,
+    TimeseriesPoint, TimeseriesQuery, WriteOutcome,
+};
+
+/// Settings of an embedded store.
+#[derive(Debug, Clone)]
+pub struct SqliteStoreOptions {
+    /// Connections in the pool: readers run in parallel with the one writer (WAL).
+    pub max_connections: u32,
+    /// How long a statement waits for another process holding the file before failing.
+    pub busy_timeout: Duration,
+    /// Retention deletes at most this many rows per transaction.
+    pub retention_batch_rows: u32,
+    /// Batches a live subscriber may fall behind before it is told it missed events.
+    pub live_capacity: usize,
+}
+
+impl Default for SqliteStoreOptions {
+    fn default() -> Self {
+        SqliteStoreOptions {
+            max_connections: 4,
+            busy_timeout: Duration::from_secs(5),
+            retention_batch_rows: 5_000,
+            live_capacity: 1024,
+        }
+    }
+}
+
+/// The task-run store in a SQLite file.
+///
+/// SQLite allows one writer at a time: batch writes and retention batches take turns on a lock
+/// here, so concurrent callers wait instead of failing with `SQLITE_BUSY`; queries read from
+/// other connections meanwhile (WAL). Live events reach subscribers of this process only.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+    writer: Arc<Mutex<()>>,
+    maintenance: Arc<Mutex<()>>,
+    live: LocalLiveHub,
+    retention_batch_rows: i64,
+}
+
+impl SqliteStore {
+    /// Opens the database at `path` with the default options, creating the file and its
+    /// directory when missing, and applies the migrations it has not seen yet.
+    pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        Self::open_with(path, &SqliteStoreOptions::default()).await
+    }
+
+    pub async fn open_with(path: &Path, options: &SqliteStoreOptions) -> Result<Self, StoreError> {
+        let fail = |reason: String| StoreError::Open {
+            path: path.display().to_string(),
+            reason,
+        };
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            tokio::fs::create_dir_all(parent)
+                .await
+                .map_err(|e| fail(format!("cannot create {}: {e}", parent.display())))?;
+        }
+        let connect = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // In WAL mode NORMAL is safe against corruption; a power loss may lose the last
+            // commits, not the file.
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(options.busy_timeout);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(options.max_connections.max(2))
+            .connect_with(connect)
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+        sqlx::migrate!("../migrations/sqlite").run(&pool).await?;
+        Ok(SqliteStore {
+            pool,
+            writer: Arc::new(Mutex::new(())),
+            maintenance: Arc::new(Mutex::new(())),
+            live: LocalLiveHub::new(options.live_capacity),
+            retention_batch_rows: i64::from(options.retention_batch_rows.max(1)),
+        })
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// Closes every connection (checkpointing the WAL into the file).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+#[async_trait]
+impl TaskStore for SqliteStore {
+    async fn write_batch(&self, events: Vec<TaskRunEvent>) -> Result<WriteOutcome, StoreError> {
+        let _writing = self.writer.lock().await;
+        write::write_batch(&self.pool, &self.live, events).await
+    }
+
+    async fn metrics(&self, since: DateTime<Utc>) -> Result<Vec<TaskMetrics>, StoreError> {
+        read::metrics(&self.pool, since).await
+    }
+
+    async fn history(&self, query: &HistoryQuery) -> Result<HistoryPage, StoreError> {
+        read::history(&self.pool, query).await
+    }
+
+    async fn run(&self, id: i64) -> Result<Option<RunDetail>, StoreError> {
+        read::run(&self.pool, id).await
+    }
+
+    async fn timeseries(
+        &self,
+        query: &TimeseriesQuery,
+    ) -> Result<Vec<TimeseriesPoint>, StoreError> {
+        read::timeseries(&self.pool, query).await
+    }
+
+    async fn task_names(&self) -> Result<Vec<String>, StoreError> {
+        read::task_names(&self.pool).await
+    }
+
+    async fn maintain(&self, policy: &RetentionPolicy) -> Result<MaintenanceReport, StoreError> {
+        let Ok(_maintaining) = self.maintenance.try_lock() else {
+            return Ok(MaintenanceReport {
+                skipped: true,
+                ..MaintenanceReport::default()
+            });
+        };
+        maintenance::maintain(&self.pool, &self.writer, policy, self.retention_batch_rows).await
+    }
+
+    async fn subscribe(&self) -> Result<LiveSubscription, StoreError> {
+        Ok(self.live.subscribe())
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}
