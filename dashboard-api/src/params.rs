@@ -161,15 +161,19 @@ pub fn history(params: &QueryParams) -> Result<HistoryQuery, ApiError> {
         page: integer(params, "page", 1, u32::MAX / 2, 1)?,
         page_size: integer(params, "page_size", 1, HistoryQuery::MAX_PAGE_SIZE, 50)?,
     };
+    // A plain end date stands for its whole day: a start on the next midnight is after it.
+    let end_is_a_day = params
+        .get("end_date")
+        .is_some_and(|value| NaiveDate::parse_from_str(value, "%Y-%m-%d").is_ok());
     if let (Some(start), Some(end)) = (query.start, query.end)
-        && start > end
+        && (start > end || (end_is_a_day && start >= end))
     {
         return Err(ApiError::invalid(
             "start_date",
             format!(
                 "start_date ({}) must not be after end_date ({})",
-                start.to_rfc3339(),
-                end.to_rfc3339()
+                params.get("start_date").unwrap_or_default(),
+                params.get("end_date").unwrap_or_default()
             ),
         ));
     }
@@ -341,6 +345,9 @@ mod tests {
         // The same day as start and end is that whole day.
         let day = history(&parsed("start_date=2026-11-01&end_date=2026-11-01")).expect("valid");
         assert_eq!(day.end, Some(utc(2026, 11, 2, 0, 0, 0)));
+        // An instant equal to an instant end is an empty range, not a start after its end.
+        let instant = "start_date=2026-11-01T10:00:00Z&end_date=2026-11-01T10:00:00Z";
+        assert!(history(&parsed(instant)).is_ok());
 
         let refusals: &[(&str, &str, &str)] = &[
             (
