@@ -33,6 +33,9 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** Stops `waitUntil` at once instead of retrying until the timeout. */
+export class GiveUp extends Error {}
+
 export async function waitUntil<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
@@ -41,6 +44,7 @@ export async function waitUntil<T>(what: string, check: () => Promise<T | undefi
       const value = await check();
       if (value !== undefined) return value;
     } catch (error) {
+      if (error instanceof GiveUp) throw error;
       lastError = error;
     }
     await new Promise((r) => setTimeout(r, 200));
@@ -48,7 +52,10 @@ export async function waitUntil<T>(what: string, check: () => Promise<T | undefi
   throw new Error(`timed out waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
 }
 
-async function httpOk(url: string): Promise<true | undefined> {
+async function httpOk(url: string, service: ChildProcess): Promise<true | undefined> {
+  if (service.exitCode !== null || service.signalCode !== null) {
+    throw new GiveUp(`${service.spawnargs.slice(1, 2).join(' ')} exited (${service.exitCode ?? service.signalCode}); see e2e/artifacts/*.log`);
+  }
   const response = await fetch(url);
   return response.ok ? true : undefined;
 }
@@ -77,15 +84,15 @@ export class Stack {
     const [grpc, otlpHttp, admin, apiPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
     this.otlpHttpBase = `http://127.0.0.1:${otlpHttp}`;
     this.apiBase = `http://127.0.0.1:${apiPort}`;
-    this.spawnService('collector', [
+    const collector = this.spawnService('collector', [
       'collector',
       `--otlp-grpc-addr=127.0.0.1:${grpc}`,
       `--otlp-http-addr=127.0.0.1:${otlpHttp}`,
       `--admin-addr=127.0.0.1:${admin}`,
     ], env);
-    this.spawnService('api', ['api', `--http-addr=127.0.0.1:${apiPort}`, `--ui-dir=${join(uiDir, 'dist')}`], env);
-    await waitUntil('the collector to be ready', () => httpOk(`http://127.0.0.1:${admin}/readyz`));
-    await waitUntil('the API to be ready', () => httpOk(`${this.apiBase}/readyz`));
+    const api = this.spawnService('api', ['api', `--http-addr=127.0.0.1:${apiPort}`, `--ui-dir=${join(uiDir, 'dist')}`], env);
+    await waitUntil('the collector to be ready', () => httpOk(`http://127.0.0.1:${admin}/readyz`, collector));
+    await waitUntil('the API to be ready', () => httpOk(`${this.apiBase}/readyz`, api));
   }
 
   private spawnService(name: string, args: string[], env: NodeJS.ProcessEnv) {
@@ -98,6 +105,7 @@ export class Stack {
       else if (signal && signal !== 'SIGTERM' && signal !== 'SIGKILL') console.error(`tasklens ${name} died of ${signal}`);
     });
     this.children.push(child);
+    return child;
   }
 
   /** Stops the services (SIGTERM, then SIGKILL) and drops the database. */
