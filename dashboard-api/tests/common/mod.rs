@@ -192,3 +192,5 @@ pub fn sorted(names: &[&str]) -> Vec<String> {
     names.sort();
     names
 }
+
+pub mod ws;
