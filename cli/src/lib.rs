@@ -1,6 +1,8 @@
 //! The `tasklens` command: argument parsing and the subcommands, as a library so end-to-end
 //! tests can drive it in-process. `main.rs` only maps the result to an exit code.
 
+mod api;
+
 use std::ffi::OsString;
 
 use std::net::SocketAddr;
@@ -32,6 +34,9 @@ pub enum Command {
     /// Receive OpenTelemetry traces and logs (OTLP over gRPC and HTTP), recognise task runs and
     /// write them to the database. Also runs retention hourly.
     Collector(CollectorArgs),
+    /// Serve the dashboard: the REST API and live WebSocket feed over the database, and the
+    /// built page at /. Stops gracefully on SIGTERM/Ctrl-C.
+    Api(api::ApiArgs),
 }
 
 #[derive(Debug, Args)]
@@ -255,6 +260,7 @@ where
             collector.wait().await.context("the collector failed")?;
             writeln!(out, "collector stopped")?;
         }
+        Command::Api(args) => api::run(args, out).await?,
     }
     Ok(())
 }
