@@ -2,6 +2,7 @@
 //! tests can drive it in-process. `main.rs` only maps the result to an exit code.
 
 mod api;
+mod demo;
 
 use std::ffi::OsString;
 
@@ -37,6 +38,9 @@ pub enum Command {
     /// Serve the dashboard: the REST API and live WebSocket feed over the database, and the
     /// built page at /. Stops gracefully on SIGTERM/Ctrl-C.
     Api(api::ApiArgs),
+    /// Run a demo worker: the ten task types of the original application at a steady rate, with
+    /// realistic params and durations, some failures and retries, sent over OTLP to a collector.
+    Demo(demo::DemoArgs),
 }
 
 #[derive(Debug, Args)]
@@ -261,6 +265,7 @@ where
             writeln!(out, "collector stopped")?;
         }
         Command::Api(args) => api::run(args, out).await?,
+        Command::Demo(args) => demo::run(args, out).await?,
     }
     Ok(())
 }

@@ -60,7 +60,7 @@ pub enum SetupError {
 }
 
 /// Builds a [`Tracker`] with its own OTLP pipeline.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct TrackerBuilder {
     endpoint: Option<String>,
     protocol: Option<OtlpProtocol>,
@@ -70,21 +70,6 @@ pub struct TrackerBuilder {
     buffer: BufferConfig,
     export_timeout: Option<Duration>,
     redactor: Redactor,
-}
-
-impl Default for TrackerBuilder {
-    fn default() -> Self {
-        TrackerBuilder {
-            endpoint: None,
-            protocol: None,
-            service_name: None,
-            resource_attributes: Vec::new(),
-            token: None,
-            buffer: BufferConfig::default(),
-            export_timeout: None,
-            redactor: Redactor::default(),
-        }
-    }
 }
 
 impl Tracker {
