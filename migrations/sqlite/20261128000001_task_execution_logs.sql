@@ -57,6 +57,10 @@ CREATE INDEX task_execution_logs_history_idx
 CREATE INDEX task_execution_logs_created_idx ON task_execution_logs (created_at DESC, id DESC);
 -- Exact and prefix search by task id (a range over the binary collation).
 CREATE INDEX task_execution_logs_task_id_idx ON task_execution_logs (task_id);
+-- Free-text search over error messages: only failed runs have one, so a substring search reads
+-- this small covering index instead of every row.
+CREATE INDEX task_execution_logs_error_idx ON task_execution_logs (error_message)
+    WHERE error_message IS NOT NULL;
 
 -- Per task type and bucket (minute, hour, day of created_at): the sum of the runs' figures,
 -- kept in the transaction that writes the runs. Histograms are JSON arrays of counts per

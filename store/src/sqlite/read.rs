@@ -160,13 +160,18 @@ fn push_history_filters<'a>(qb: &mut QueryBuilder<'a, Sqlite>, query: &'a Histor
         qb.push(" AND created_at < ").push_bind(micros(end));
     }
     if let Some(text) = free_text(query) {
-        // Task id: exact or prefix, case-sensitive (as on PostgreSQL). Error message: a part of
-        // it, case-insensitive (SQLite's LIKE folds ASCII letters only).
-        qb.push(" AND ((task_id >= ")
+        // Task id: exact or prefix, case-sensitive (as on PostgreSQL), through the task id
+        // index. Error message: a part of it, case-insensitive (SQLite's LIKE folds ASCII letters
+        // only), through the partial index of failed runs' messages. Two subqueries, because
+        // SQLite reads every row for an OR of these two conditions.
+        qb.push(" AND id IN (SELECT id FROM task_execution_logs WHERE task_id >= ")
             .push_bind(text)
             .push(" AND task_id < CAST(")
             .push_bind(prefix_upper_bound(text))
-            .push(" AS TEXT)) OR error_message LIKE ")
+            .push(
+                " AS TEXT) UNION ALL SELECT id FROM task_execution_logs \
+             WHERE error_message IS NOT NULL AND error_message LIKE ",
+            )
             .push_bind(format!("%{}%", like_escape(text)))
             .push(" ESCAPE '\\')");
     }

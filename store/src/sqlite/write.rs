@@ -1,12 +1,14 @@
 //! The batch write on SQLite: merge events into rows and rollups, in one transaction, with the
 //! same rules as the PostgreSQL write (`postgres/write.rs`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use serde_json::{Value, json};
 use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 use tasklens_model::{
-    Contribution, RollupChanges, RollupDelta, RollupKey, RuleViolation, RunState, TaskRunEvent,
+    Contribution, RollupChanges, RollupDelta, RollupKey, RuleViolation, RunKey, RunState,
+    SourceSystem, TaskRunEvent,
 };
 use uuid::Uuid;
 
@@ -42,30 +44,52 @@ fn merge_incoming(events: Vec<TaskRunEvent>) -> (Incoming, Vec<RuleViolation>) {
     (incoming, rejected)
 }
 
-const INSERT_SQL: &str = "\
-INSERT INTO task_execution_logs (created_at, updated_at, enqueued_at, started_at, completed_at,
-    duration_ms, queue_wait_ms, attempt, status, source, task_name, task_id, trace_id, span_id,
-    queue, service_name, worker_host, error_type, params, error_message, error_traceback)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
-    ?20, ?21)
-RETURNING id";
+/// A run's columns as the JSON array the statements below read (`value ->> i`): timestamps in
+/// microseconds, ids as hex, params as JSON text.
+const RUN_FIELDS: &str = "value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, \
+     value ->> 5, value ->> 6, value ->> 7, value ->> 8, value ->> 9, value ->> 10, value ->> 11, \
+     unhex(value ->> 12), unhex(value ->> 13), value ->> 14, value ->> 15, value ->> 16, \
+     value ->> 17, value ->> 18, value ->> 19, value ->> 20";
 
+/// Inserts every new run of a batch in one statement (`WHERE true` tells SQLite's parser that
+/// no upsert clause follows).
+fn insert_sql() -> String {
+    format!(
+        "INSERT INTO task_execution_logs (created_at, updated_at, enqueued_at, started_at, \
+         completed_at, duration_ms, queue_wait_ms, attempt, status, source, task_name, task_id, \
+         trace_id, span_id, queue, service_name, worker_host, error_type, params, error_message, \
+         error_traceback) \
+         SELECT {RUN_FIELDS} FROM json_each(?1) WHERE true \
+         RETURNING id, source, task_id, attempt"
+    )
+}
+
+/// Updates every changed run of a batch in one statement; element 21 is the id.
 const UPDATE_SQL: &str = "\
-UPDATE task_execution_logs SET updated_at = ?2, enqueued_at = ?3, started_at = ?4,
-    completed_at = ?5, duration_ms = ?6, queue_wait_ms = ?7, status = ?9, task_name = ?11,
-    trace_id = ?13, span_id = ?14, queue = ?15, service_name = ?16, worker_host = ?17,
-    error_type = ?18, params = ?19, error_message = ?20, error_traceback = ?21
-WHERE id = ?22";
+UPDATE task_execution_logs AS t SET updated_at = u.value ->> 1, enqueued_at = u.value ->> 2,
+    started_at = u.value ->> 3, completed_at = u.value ->> 4, duration_ms = u.value ->> 5,
+    queue_wait_ms = u.value ->> 6, status = u.value ->> 8, task_name = u.value ->> 10,
+    trace_id = unhex(u.value ->> 12), span_id = unhex(u.value ->> 13), queue = u.value ->> 14,
+    service_name = u.value ->> 15, worker_host = u.value ->> 16, error_type = u.value ->> 17,
+    params = u.value ->> 18, error_message = u.value ->> 19, error_traceback = u.value ->> 20
+FROM json_each(?1) AS u WHERE t.id = u.value ->> 21";
 
+/// The existing rollup rows of a batch's changes, keys passed as one JSON array of
+/// `[granularity, bucket, task_name]` (one statement instead of one per row).
 const ROLLUP_READ_SQL: &str = "\
-SELECT pending, running, success, failed, duration_count, duration_sum_ms, duration_hist,
-    wait_count, wait_sum_ms, wait_hist
-FROM task_rollups WHERE granularity = ?1 AND bucket = ?2 AND task_name = ?3";
+SELECT granularity, bucket, task_name, pending, running, success, failed, duration_count,
+    duration_sum_ms, duration_hist, wait_count, wait_sum_ms, wait_hist
+FROM task_rollups WHERE (granularity, bucket, task_name) IN
+    (SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?1))";
 
+/// Writes the new figures of every changed rollup row in one statement (`WHERE true`: see
+/// `insert_sql`).
 const ROLLUP_WRITE_SQL: &str = "\
 INSERT INTO task_rollups (granularity, bucket, task_name, pending, running, success, failed,
     duration_count, duration_sum_ms, duration_hist, wait_count, wait_sum_ms, wait_hist)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6,
+    value ->> 7, value ->> 8, value ->> 9, value ->> 10, value ->> 11, value ->> 12
+FROM json_each(?1) WHERE true
 ON CONFLICT (granularity, bucket, task_name) DO UPDATE SET
     pending = excluded.pending, running = excluded.running, success = excluded.success,
     failed = excluded.failed, duration_count = excluded.duration_count,
@@ -73,12 +97,18 @@ ON CONFLICT (granularity, bucket, task_name) DO UPDATE SET
     wait_count = excluded.wait_count, wait_sum_ms = excluded.wait_sum_ms,
     wait_hist = excluded.wait_hist";
 
-/// Binds a run's columns in the order of `INSERT_SQL` (?1..?21); `UPDATE_SQL` uses the same
-/// numbers and adds the id as ?22.
-fn bind_run<'q>(
-    query: sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
-    run: &'q StoredRun,
-) -> Result<sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>>, StoreError> {
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
+            let _ = write!(out, "{b:02x}");
+            out
+        })
+}
+
+/// A run as the JSON array of `RUN_FIELDS`, with its id last.
+fn run_fields(run: &StoredRun) -> Result<Value, StoreError> {
     let s = &run.state;
     let params = s
         .params
@@ -86,81 +116,144 @@ fn bind_run<'q>(
         .map(serde_json::to_string)
         .transpose()
         .map_err(|e| StoreError::Corrupt(format!("params: {e}")))?;
-    Ok(query
-        .bind(micros(run.created_at))
-        .bind(micros(run.updated_at))
-        .bind(s.enqueued_at.map(micros))
-        .bind(s.started_at.map(micros))
-        .bind(s.completed_at.map(micros))
-        .bind(s.duration_ms())
-        .bind(s.queue_wait_ms())
-        .bind(s.attempt)
-        .bind(s.status.as_str())
-        .bind(s.source.as_str())
-        .bind(s.task_name.as_str())
-        .bind(s.task_id.as_str())
-        .bind(s.trace_id.map(|t| t.to_vec()))
-        .bind(s.span_id.map(|t| t.to_vec()))
-        .bind(s.queue.as_deref())
-        .bind(s.service_name.as_deref())
-        .bind(s.worker_host.as_deref())
-        .bind(s.error_type.as_deref())
-        .bind(params)
-        .bind(s.error_message.as_deref())
-        .bind(s.error_traceback.as_deref()))
+    Ok(json!([
+        micros(run.created_at),
+        micros(run.updated_at),
+        s.enqueued_at.map(micros),
+        s.started_at.map(micros),
+        s.completed_at.map(micros),
+        s.duration_ms(),
+        s.queue_wait_ms(),
+        s.attempt,
+        s.status.as_str(),
+        s.source.as_str(),
+        s.task_name,
+        s.task_id,
+        s.trace_id.map(|t| hex(&t)),
+        s.span_id.map(|t| hex(&t)),
+        s.queue,
+        s.service_name,
+        s.worker_host,
+        s.error_type,
+        params,
+        s.error_message,
+        s.error_traceback,
+        run.id,
+    ]))
 }
 
-/// Adds each change to its rollup row. SQLite has no element-wise array sum, so each row is read
-/// and written back; only this transaction writes (one writer), so nothing changes in between.
+fn json_error(e: serde_json::Error) -> StoreError {
+    StoreError::Corrupt(format!("cannot encode keys: {e}"))
+}
+
+/// Adds each change to its rollup row. SQLite has no element-wise array sum, so the rows are
+/// read, added to in Rust and written back; only this transaction writes (one writer), so
+/// nothing changes in between.
 async fn apply_rollups(
     changes: Vec<(RollupKey, RollupDelta)>,
     tx: &mut Transaction<'_, Sqlite>,
 ) -> Result<(), StoreError> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let keys: Vec<(&str, i64, &str)> = changes
+        .iter()
+        .map(|(key, _)| {
+            (
+                key.granularity.as_str(),
+                micros(key.bucket),
+                key.task_name.as_str(),
+            )
+        })
+        .collect();
+    let mut existing: HashMap<(String, i64, String), RollupDelta> = HashMap::new();
+    for row in sqlx::query(ROLLUP_READ_SQL)
+        .bind(serde_json::to_string(&keys).map_err(json_error)?)
+        .fetch_all(&mut **tx)
+        .await?
+    {
+        let figures = RollupDelta {
+            status_counts: [
+                row.try_get("pending")?,
+                row.try_get("running")?,
+                row.try_get("success")?,
+                row.try_get("failed")?,
+            ],
+            duration_count: row.try_get("duration_count")?,
+            duration_sum_ms: row.try_get("duration_sum_ms")?,
+            duration_hist: histogram(row.try_get("duration_hist")?)?,
+            wait_count: row.try_get("wait_count")?,
+            wait_sum_ms: row.try_get("wait_sum_ms")?,
+            wait_hist: histogram(row.try_get("wait_hist")?)?,
+        };
+        existing.insert(
+            (
+                row.try_get("granularity")?,
+                row.try_get("bucket")?,
+                row.try_get("task_name")?,
+            ),
+            figures,
+        );
+    }
+    let mut rows = Vec::with_capacity(changes.len());
     for (key, delta) in changes {
         let bucket = micros(key.bucket);
-        let existing = sqlx::query(ROLLUP_READ_SQL)
-            .bind(key.granularity.as_str())
-            .bind(bucket)
-            .bind(key.task_name.as_str())
-            .fetch_optional(&mut **tx)
-            .await?;
-        let mut figures = match existing {
-            Some(row) => RollupDelta {
-                status_counts: [
-                    row.try_get("pending")?,
-                    row.try_get("running")?,
-                    row.try_get("success")?,
-                    row.try_get("failed")?,
-                ],
-                duration_count: row.try_get("duration_count")?,
-                duration_sum_ms: row.try_get("duration_sum_ms")?,
-                duration_hist: histogram(row.try_get("duration_hist")?)?,
-                wait_count: row.try_get("wait_count")?,
-                wait_sum_ms: row.try_get("wait_sum_ms")?,
-                wait_hist: histogram(row.try_get("wait_hist")?)?,
-            },
-            None => RollupDelta::default(),
-        };
+        let mut figures = existing
+            .remove(&(
+                key.granularity.as_str().to_owned(),
+                bucket,
+                key.task_name.clone(),
+            ))
+            .unwrap_or_default();
         figures.add(&delta);
         let [pending, running, success, failed] = figures.status_counts;
-        sqlx::query(ROLLUP_WRITE_SQL)
-            .bind(key.granularity.as_str())
-            .bind(bucket)
-            .bind(key.task_name.as_str())
-            .bind(pending)
-            .bind(running)
-            .bind(success)
-            .bind(failed)
-            .bind(figures.duration_count)
-            .bind(figures.duration_sum_ms)
-            .bind(histogram_text(&figures.duration_hist))
-            .bind(figures.wait_count)
-            .bind(figures.wait_sum_ms)
-            .bind(histogram_text(&figures.wait_hist))
-            .execute(&mut **tx)
-            .await?;
+        rows.push(json!([
+            key.granularity.as_str(),
+            bucket,
+            key.task_name,
+            pending,
+            running,
+            success,
+            failed,
+            figures.duration_count,
+            figures.duration_sum_ms,
+            histogram_text(&figures.duration_hist),
+            figures.wait_count,
+            figures.wait_sum_ms,
+            histogram_text(&figures.wait_hist),
+        ]));
     }
+    sqlx::query(ROLLUP_WRITE_SQL)
+        .bind(Value::Array(rows).to_string())
+        .execute(&mut **tx)
+        .await?;
     Ok(())
+}
+
+/// The rows the batch's runs already have, by run key digest: one statement, keys passed as one
+/// JSON array of `[source, task_id, attempt]`, looked up through the run identity index.
+async fn existing_runs(
+    incoming: &Incoming,
+    tx: &mut Transaction<'_, Sqlite>,
+) -> Result<HashMap<Uuid, StoredRun>, StoreError> {
+    let keys: Vec<(&str, &str, i32)> = incoming
+        .values()
+        .map(|(state, _)| (state.source.as_str(), state.task_id.as_str(), state.attempt))
+        .collect();
+    let sql = format!(
+        "SELECT {RUN_COLUMNS} FROM task_execution_logs WHERE (source, task_id, attempt) IN \
+         (SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?1))"
+    );
+    let mut existing = HashMap::with_capacity(keys.len());
+    for row in sqlx::query(&sql)
+        .bind(serde_json::to_string(&keys).map_err(json_error)?)
+        .fetch_all(&mut **tx)
+        .await?
+    {
+        let run = stored_run(&row)?;
+        existing.insert(run.state.key().digest(), run);
+    }
+    Ok(existing)
 }
 
 /// Writes the merged runs and their rollups in `tx`; returns what changed.
@@ -171,21 +264,11 @@ async fn write_runs(
     let now = Utc::now()
         .duration_trunc(TimeDelta::microseconds(1))
         .unwrap_or_else(|_| Utc::now());
-    let select_existing = format!(
-        "SELECT {RUN_COLUMNS} FROM task_execution_logs \
-         WHERE source = ?1 AND task_id = ?2 AND attempt = ?3"
-    );
+    let mut existing = existing_runs(&incoming, tx).await?;
     let mut rollups = RollupChanges::default();
     let mut changed = Vec::new();
-    for (state, first_seen) in incoming.into_values() {
-        let before = sqlx::query(&select_existing)
-            .bind(state.source.as_str())
-            .bind(state.task_id.as_str())
-            .bind(state.attempt)
-            .fetch_optional(&mut **tx)
-            .await?
-            .map(|row| stored_run(&row))
-            .transpose()?;
+    for (digest, (state, first_seen)) in incoming {
+        let before = existing.remove(&digest);
         let merged = match &before {
             Some(before) => before.state.clone().merge(state),
             None => state,
@@ -193,27 +276,12 @@ async fn write_runs(
         if before.as_ref().is_some_and(|b| b.state == merged) {
             continue; // a duplicate: nothing new
         }
-        let mut run = StoredRun {
+        let run = StoredRun {
             id: before.as_ref().map_or(0, |b| b.id),
             created_at: before.as_ref().map_or(first_seen, |b| b.created_at),
             updated_at: now,
             state: merged,
         };
-        match &before {
-            Some(_) => {
-                bind_run(sqlx::query(UPDATE_SQL), &run)?
-                    .bind(run.id)
-                    .execute(&mut **tx)
-                    .await?;
-            }
-            None => {
-                let id: i64 = bind_run(sqlx::query(INSERT_SQL), &run)?
-                    .fetch_one(&mut **tx)
-                    .await?
-                    .try_get("id")?;
-                run.id = id;
-            }
-        }
         let before_contribution = before.as_ref().map(|b| Contribution::of(&b.state));
         rollups.record(
             run.created_at,
@@ -224,6 +292,43 @@ async fn write_runs(
             run,
             previous_status: before.map(|b| b.state.status),
         });
+    }
+    let (mut inserts, mut updates) = (Vec::new(), Vec::new());
+    for change in &changed {
+        let fields = run_fields(&change.run)?;
+        match change.previous_status {
+            None => inserts.push(fields),
+            Some(_) => updates.push(fields),
+        }
+    }
+    if !updates.is_empty() {
+        sqlx::query(UPDATE_SQL)
+            .bind(Value::Array(updates).to_string())
+            .execute(&mut **tx)
+            .await?;
+    }
+    if !inserts.is_empty() {
+        let mut ids = HashMap::with_capacity(inserts.len());
+        for row in sqlx::query(&insert_sql())
+            .bind(Value::Array(inserts).to_string())
+            .fetch_all(&mut **tx)
+            .await?
+        {
+            let source: String = row.try_get("source")?;
+            let key = RunKey {
+                source: source
+                    .parse::<SourceSystem>()
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                task_id: row.try_get("task_id")?,
+                attempt: row.try_get("attempt")?,
+            };
+            ids.insert(key, row.try_get::<i64, _>("id")?);
+        }
+        for change in changed.iter_mut().filter(|c| c.previous_status.is_none()) {
+            change.run.id = *ids.get(&change.run.state.key()).ok_or_else(|| {
+                StoreError::Corrupt(format!("no id returned for run {}", change.run.state.key()))
+            })?;
+        }
     }
     apply_rollups(rollups.into_changes(), tx).await?;
     Ok(changed)
