@@ -42,7 +42,9 @@ afterAll(async () => {
 
 describe('the monitoring page against the real stack', () => {
   it('shows runs sent over OTLP live, in the cards and the history, and opens a failed run', async () => {
-    await page.goto(`${stack.apiBase}/monitoring`);
+    // The token comes once in the URL; the page keeps it for the tab and takes it off the URL.
+    await page.goto(`${stack.apiBase}/monitoring?token=${stack.apiToken}`);
+    await page.waitForURL((url) => !url.searchParams.has('token'));
     await page.getByTestId('connection-state').filter({ hasText: 'Live: connected' }).waitFor({ timeout: 30_000 });
     await page.getByText('No runs recorded yet.').waitFor();
 

@@ -65,6 +65,8 @@ export class Stack {
   readonly databaseUrl = `${PG_SERVER}/${this.database}`;
   private readonly children: ChildProcess[] = [];
   private databaseCreated = false;
+  /** The API runs with a token, so the page's token handling is part of the test. */
+  readonly apiToken = randomBytes(12).toString('hex');
   apiBase = '';
   otlpHttpBase = '';
 
@@ -90,7 +92,10 @@ export class Stack {
       `--otlp-http-addr=127.0.0.1:${otlpHttp}`,
       `--admin-addr=127.0.0.1:${admin}`,
     ], env);
-    const api = this.spawnService('api', ['api', `--http-addr=127.0.0.1:${apiPort}`, `--ui-dir=${join(uiDir, 'dist')}`], env);
+    const api = this.spawnService('api', ['api', `--http-addr=127.0.0.1:${apiPort}`, `--ui-dir=${join(uiDir, 'dist')}`], {
+      ...env,
+      TASKLENS_API_TOKEN: this.apiToken,
+    });
     await waitUntil('the collector to be ready', () => httpOk(`http://127.0.0.1:${admin}/readyz`, collector));
     await waitUntil('the API to be ready', () => httpOk(`${this.apiBase}/readyz`, api));
   }

@@ -77,11 +77,23 @@ function linePath(buckets: ChartBucket[], pick: (b: ChartBucket) => number | nul
     const x = PAD.left + (buckets.length === 1 ? innerWidth / 2 : i * step);
     const y = PAD.top + innerHeight - (v / max) * innerHeight;
     path += `${pen ? 'L' : 'M'}${x.toFixed(1)},${y.toFixed(1)}`;
-    // A lone point still shows as a short stroke.
-    if (!pen) path += `l0.1,0`;
     pen = true;
   });
   return path;
+}
+
+/** Dots for the values with no neighbour to draw a line to. */
+function lonePoints(buckets: ChartBucket[], pick: (b: ChartBucket) => number | null, max: number, className: string) {
+  const step = innerWidth / Math.max(1, buckets.length - 1);
+  return buckets.map((bucket, i) => {
+    const v = pick(bucket);
+    const before = buckets[i - 1];
+    const after = buckets[i + 1];
+    if (v === null || (before && pick(before) !== null) || (after && pick(after) !== null)) return null;
+    const x = PAD.left + (buckets.length === 1 ? innerWidth / 2 : i * step);
+    const y = PAD.top + innerHeight - (v / max) * innerHeight;
+    return <circle key={`${className}-${bucket.startMs}`} className={`dot ${className}`} cx={x} cy={y} r={3} />;
+  });
 }
 
 export function DurationChart({ buckets }: { buckets: ChartBucket[] }) {
@@ -90,6 +102,8 @@ export function DurationChart({ buckets }: { buckets: ChartBucket[] }) {
     <Frame label={`p50 and p95 run duration per bucket, highest p95 ${formatDuration(max)}`} yMaxText={formatDuration(max)} buckets={buckets}>
       <path className="line line-p95" d={linePath(buckets, (b) => b.p95, max)} />
       <path className="line line-p50" d={linePath(buckets, (b) => b.p50, max)} />
+      {lonePoints(buckets, (b) => b.p95, max, 'dot-p95')}
+      {lonePoints(buckets, (b) => b.p50, max, 'dot-p50')}
     </Frame>
   );
 }
