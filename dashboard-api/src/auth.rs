@@ -56,7 +56,8 @@ mod tests {
         assert!(open.allows(None, None));
         assert!(!open.required());
         let closed = TokenCheck::new(Some("s3cret"));
-        let cases: &[(Option<&[u8]>, Option<&str>, bool)] = &[
+        type Case<'a> = (Option<&'a [u8]>, Option<&'a str>, bool);
+        let cases: &[Case] = &[
             (Some(b"Bearer s3cret"), None, true),
             (Some(b"bearer s3cret"), None, true),
             (None, Some("s3cret"), true),

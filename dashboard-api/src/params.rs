@@ -264,7 +264,8 @@ mod tests {
 
     #[test]
     fn dates() {
-        let cases: &[(&str, Bound, Result<Option<DateTime<Utc>>, ()>)] = &[
+        type Case = (&'static str, Bound, Result<Option<DateTime<Utc>>, ()>);
+        let cases: &[Case] = &[
             ("", Bound::Start, Ok(None)),
             (
                 "d=2026-11-28",

@@ -238,7 +238,8 @@ async fn history_pages_newest_first_with_every_field(pool: PgPool) {
 async fn history_filters_hold_for_every_item(pool: PgPool) {
     let api = seeded(pool).await;
     let today = Utc::now().date_naive();
-    let cases: Vec<(String, usize, Box<dyn Fn(&Value) -> bool>)> = vec![
+    type Check = Box<dyn Fn(&Value) -> bool>;
+    let cases: Vec<(String, usize, Check)> = vec![
         (
             "task_name=score_message".into(),
             4,

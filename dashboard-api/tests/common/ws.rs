@@ -48,13 +48,9 @@ pub async fn next_json(ws: &mut Ws) -> Value {
 
 /// The next `task_status_changed` message.
 pub async fn next_change(ws: &mut Ws) -> Value {
-    loop {
-        let message = next_json(ws).await;
-        if message["type"] == "task_status_changed" {
-            return message;
-        }
-        panic!("expected a status change, got {message}");
-    }
+    let message = next_json(ws).await;
+    assert_eq!(message["type"], "task_status_changed", "{message}");
+    message
 }
 
 /// Sends a filter and waits for its acknowledgement.
