@@ -103,8 +103,10 @@ export class Stack {
   private spawnService(name: string, args: string[], env: NodeJS.ProcessEnv) {
     const log = createWriteStream(join(artifactsDir, `${name}.log`));
     const child = spawn(binary, args, { cwd: repoDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stdout?.pipe(log);
-    child.stderr?.pipe(log);
+    // Both streams go to one file: neither may end it; the process's close does.
+    child.stdout?.pipe(log, { end: false });
+    child.stderr?.pipe(log, { end: false });
+    child.on('close', () => log.end());
     child.on('exit', (code, signal) => {
       if (code !== null && code !== 0) console.error(`tasklens ${name} exited with ${code} (log: e2e/artifacts/${name}.log)`);
       else if (signal && signal !== 'SIGTERM' && signal !== 'SIGKILL') console.error(`tasklens ${name} died of ${signal}`);
