@@ -39,6 +39,7 @@ async fn reopening_the_file_keeps_the_data() {
     let store = SqliteStore::open(&path)
         .await
         .expect("reopen (migrations already applied)");
+    store.ping().await.expect("ping");
     let runs = all_runs(&store).await;
     assert_eq!(runs.len(), 5);
     assert_eq!(
