@@ -25,6 +25,9 @@ use crate::server::AppState;
 use crate::telemetry;
 use crate::wire::{RunSource, RunStatus};
 
+/// The largest message a client may send (a filter with many task names fits easily).
+const MAX_CLIENT_MESSAGE_BYTES: usize = 64 * 1024;
+
 /// A message from the server (one JSON object per text frame).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -466,6 +469,10 @@ pub async fn websocket(
     let stop = state.stop.clone();
     let ping_interval = state.ws_ping_interval;
     let alive = state.ws_alive.clone();
+    // Clients only send small filters; a big frame is refused rather than buffered.
+    let upgrade = upgrade
+        .max_message_size(MAX_CLIENT_MESSAGE_BYTES)
+        .max_frame_size(MAX_CLIENT_MESSAGE_BYTES);
     upgrade.on_upgrade(move |socket| async move {
         serve_client(socket, &hub, stop, ping_interval).await;
         drop(alive);
