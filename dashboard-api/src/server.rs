@@ -307,3 +307,50 @@ async fn record_request(request: Request, next: Next) -> Response {
     telemetry::request(&route, response.status().as_u16(), started.elapsed());
     response
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_request_past_its_timeout_is_a_json_503() {
+        let app: Router = Router::new()
+            .route(
+                "/slow",
+                get(|| async {
+                    tokio::time::sleep(Duration::from_secs(600)).await;
+                    "late"
+                }),
+            )
+            .route_layer(middleware::from_fn(|request, next| {
+                within(Duration::from_millis(50), request, next)
+            }));
+        let request = Request::get("/slow").body(Body::empty()).expect("request");
+        let response = app.oneshot(request).await.expect("response");
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let body = axum::body::to_bytes(response.into_body(), 4096)
+            .await
+            .expect("body");
+        let body: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        assert_eq!(body["error"], "unavailable");
+    }
+
+    #[test]
+    fn cors_origins() {
+        assert!(cors_layer(&[]).expect("none").is_none());
+        assert!(cors_layer(&[" ".into()]).expect("blank").is_none());
+        assert!(cors_layer(&["*".into()]).expect("any").is_some());
+        assert!(
+            cors_layer(&["https://a.example.com".into()])
+                .expect("one")
+                .is_some()
+        );
+        assert!(matches!(
+            cors_layer(&["not a url".into()]),
+            Err(StartError::CorsOrigin(_))
+        ));
+    }
+}
