@@ -27,12 +27,21 @@ impl FailureReport {
     /// From an error returned by the task. A backtrace is taken when the environment enables
     /// capture (RUST_BACKTRACE / RUST_LIB_BACKTRACE); it shows where the failure was observed.
     pub fn from_error<E: Error + ?Sized>(error: &E) -> Self {
+        Self::described(error, std::any::type_name::<E>())
+    }
+
+    /// From an error behind a trait object, whose concrete type the caller names.
+    pub fn from_dyn(error: &(dyn Error + 'static), error_type: &str) -> Self {
+        Self::described(error, error_type)
+    }
+
+    fn described<E: Error + ?Sized>(error: &E, error_type: &str) -> Self {
         let backtrace = Backtrace::capture();
         let backtrace =
             (backtrace.status() == BacktraceStatus::Captured).then(|| backtrace.to_string());
         FailureReport {
             message: error.to_string(),
-            error_type: std::any::type_name::<E>().to_owned(),
+            error_type: error_type.to_owned(),
             chain: source_chain(error),
             backtrace,
         }

@@ -14,7 +14,7 @@ use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry::trace::{
     FutureExt as _, Link, SpanKind, Status, TraceContextExt as _, Tracer as _, TracerProvider as _,
 };
-use opentelemetry::{Context, KeyValue};
+use opentelemetry::{Context, KeyValue, StringValue};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 use serde::Serialize;
@@ -25,7 +25,7 @@ use tasklens_model::conventions::{
     EXCEPTION_TYPE, HEADER_ENQUEUED_AT, RUN_SPAN_PREFIX, START_SPAN_PREFIX, TASK_ATTEMPT,
     TASK_ENQUEUED_AT, TASK_ID, TASK_NAME, TASK_PARAMS, TASK_QUEUE, TASK_STATE,
 };
-use tasklens_model::limits::{MAX_NAME_BYTES, cap_params, cap_text};
+use tasklens_model::limits::{MAX_NAME_BYTES, MAX_TEXT_BYTES, cap_params, cap_text};
 
 use crate::export::ExportCounters;
 use crate::failure::FailureReport;
@@ -54,11 +54,12 @@ struct TrackerInner {
 /// One run of a task, as the worker (or the producer) describes it.
 #[derive(Debug, Clone)]
 pub struct TaskRun {
-    task_name: String,
-    task_id: String,
+    // Shared strings, capped once: every span of the run carries them.
+    task_name: StringValue,
+    task_id: StringValue,
     attempt: u32,
     params: Option<Value>,
-    queue: Option<String>,
+    queue: Option<StringValue>,
     /// The enqueue span's context, from the message headers.
     remote_parent: Option<Context>,
     enqueued_at_unix_nano: Option<i64>,
@@ -67,8 +68,8 @@ pub struct TaskRun {
 impl TaskRun {
     pub fn new(task_name: impl Into<String>, task_id: impl Into<String>) -> Self {
         TaskRun {
-            task_name: task_name.into(),
-            task_id: task_id.into(),
+            task_name: capped_name(task_name.into()),
+            task_id: capped_name(task_id.into()),
             attempt: 0,
             params: None,
             queue: None,
@@ -100,7 +101,7 @@ impl TaskRun {
     }
 
     pub fn queue(mut self, queue: impl Into<String>) -> Self {
-        self.queue = Some(queue.into());
+        self.queue = Some(capped_name(queue.into()));
         self
     }
 
@@ -120,33 +121,28 @@ impl TaskRun {
     }
 
     pub fn task_name(&self) -> &str {
-        &self.task_name
+        self.task_name.as_str()
     }
 
     pub fn task_id(&self) -> &str {
-        &self.task_id
+        self.task_id.as_str()
     }
 
     /// The attributes every span of the run carries.
     fn identity(&self) -> Vec<KeyValue> {
         let mut attributes = Vec::with_capacity(8);
-        attributes.push(KeyValue::new(
-            TASK_NAME,
-            cap_text(self.task_name.clone(), MAX_NAME_BYTES),
-        ));
-        attributes.push(KeyValue::new(
-            TASK_ID,
-            cap_text(self.task_id.clone(), MAX_NAME_BYTES),
-        ));
+        attributes.push(KeyValue::new(TASK_NAME, self.task_name.clone()));
+        attributes.push(KeyValue::new(TASK_ID, self.task_id.clone()));
         attributes.push(KeyValue::new(TASK_ATTEMPT, i64::from(self.attempt)));
         if let Some(queue) = &self.queue {
-            attributes.push(KeyValue::new(
-                TASK_QUEUE,
-                cap_text(queue.clone(), MAX_NAME_BYTES),
-            ));
+            attributes.push(KeyValue::new(TASK_QUEUE, queue.clone()));
         }
         attributes
     }
+}
+
+fn capped_name(text: String) -> StringValue {
+    StringValue::from(Arc::<str>::from(cap_text(text, MAX_NAME_BYTES)))
 }
 
 /// Nanoseconds since the Unix epoch, as OTLP counts them.
@@ -228,7 +224,7 @@ impl Tracker {
         let span = self
             .inner
             .tracer
-            .span_builder(format!("{ENQUEUE_SPAN_PREFIX}{}", run.task_name))
+            .span_builder(format!("{ENQUEUE_SPAN_PREFIX}{}", run.task_name.as_str()))
             .with_kind(SpanKind::Producer)
             .with_start_time(now)
             .with_attributes(attributes)
@@ -269,7 +265,7 @@ impl Tracker {
             None => (ambient, Vec::new()),
         };
         let run_span = tracer
-            .span_builder(format!("{RUN_SPAN_PREFIX}{}", run.task_name))
+            .span_builder(format!("{RUN_SPAN_PREFIX}{}", run.task_name.as_str()))
             .with_kind(SpanKind::Consumer)
             .with_start_time(now)
             .with_attributes(attributes)
@@ -284,7 +280,7 @@ impl Tracker {
             signal_attributes.push(KeyValue::new(TASK_ENQUEUED_AT, nanos));
         }
         let mut signal = tracer
-            .span_builder(format!("{START_SPAN_PREFIX}{}", run.task_name))
+            .span_builder(format!("{START_SPAN_PREFIX}{}", run.task_name.as_str()))
             .with_kind(SpanKind::Internal)
             .with_start_time(now)
             .with_attributes(signal_attributes)
@@ -307,6 +303,32 @@ impl Tracker {
         F: Future<Output = Result<T, E>>,
         E: Error,
     {
+        self.run_reporting(run, task, |error| FailureReport::from_error(error))
+            .await
+    }
+
+    /// [`Tracker::run`] for errors behind a trait object: `anyhow::Error`,
+    /// `Box<dyn Error + Send + Sync>` and the like. The reported type is `E`'s name.
+    pub async fn run_dyn<F, T, E>(&self, run: TaskRun, task: F) -> Result<T, E>
+    where
+        F: Future<Output = Result<T, E>>,
+        E: AsRef<dyn Error + Send + Sync + 'static>,
+    {
+        self.run_reporting(run, task, |error| {
+            FailureReport::from_dyn(error.as_ref(), std::any::type_name::<E>())
+        })
+        .await
+    }
+
+    async fn run_reporting<F, T, E>(
+        &self,
+        run: TaskRun,
+        task: F,
+        report: impl FnOnce(&E) -> FailureReport,
+    ) -> Result<T, E>
+    where
+        F: Future<Output = Result<T, E>>,
+    {
         let guard = self.start(&run);
         let outcome = AssertUnwindSafe(task.with_context(guard.context.clone()))
             .catch_unwind()
@@ -317,7 +339,7 @@ impl Tracker {
                 Ok(value)
             }
             Ok(Err(error)) => {
-                guard.fail(&error);
+                guard.fail_with(report(&error));
                 Err(error)
             }
             Err(payload) => {
@@ -330,7 +352,14 @@ impl Tracker {
     fn params_attribute(&self, run: &TaskRun) -> Option<KeyValue> {
         let mut params = run.params.clone()?;
         self.inner.redactor.redact(&mut params);
-        Some(KeyValue::new(TASK_PARAMS, cap_params(params).to_string()))
+        // Serialized once; only oversized params take the capping path.
+        let serialized = params.to_string();
+        let serialized = if serialized.len() <= MAX_TEXT_BYTES {
+            serialized
+        } else {
+            cap_params(params).to_string()
+        };
+        Some(KeyValue::new(TASK_PARAMS, serialized))
     }
 }
 

@@ -193,6 +193,26 @@ async fn an_error_is_recorded_with_its_type_and_chain_and_returned_unchanged() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_behind_trait_objects_are_recorded_with_their_chain() {
+    let (guard, exporter) = pipeline();
+    let tracker = guard.tracker().clone();
+    let error = tracker
+        .run_dyn(TaskRun::new("boxed", "task-12"), async {
+            let boxed: Box<dyn std::error::Error + Send + Sync> =
+                Box::new(RateLimited { source: HttpError });
+            Err::<(), _>(boxed)
+        })
+        .await
+        .expect_err("the error comes back");
+    assert_eq!(error.to_string(), "OpenAI API rate limit exceeded");
+    let spans = finished(&guard, &exporter);
+    let run = one(&spans, "run boxed");
+    assert_eq!(text(run, conv::ERROR_CHAIN), "HTTP 429 Too Many Requests");
+    assert_eq!(run.status, Status::error("OpenAI API rate limit exceeded"));
+    guard.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panic_is_recorded_as_failed_and_propagates_unchanged() {
     let (guard, exporter) = pipeline();
     let tracker = guard.tracker().clone();
