@@ -27,6 +27,8 @@ pub struct ExportCounters {
     exported: AtomicU64,
     /// Spans admitted and not yet handed to the exporter.
     buffered: AtomicUsize,
+    /// The buffer's size; 0 until a processor owns these counters.
+    capacity: AtomicUsize,
 }
 
 impl ExportCounters {
@@ -47,6 +49,18 @@ impl ExportCounters {
     /// Spans the exporter reported as delivered.
     pub fn exported(&self) -> u64 {
         self.exported.load(Ordering::Relaxed)
+    }
+
+    /// True while the buffer is full: spans made now would be dropped, so the tracker does not
+    /// make them (a collector that is down then costs tasks less, not more).
+    pub fn is_full(&self) -> bool {
+        let capacity = self.capacity.load(Ordering::Relaxed);
+        capacity > 0 && self.buffered.load(Ordering::Relaxed) >= capacity
+    }
+
+    /// Counts spans the tracker did not make because the buffer was full.
+    pub(crate) fn count_skipped(&self, spans: u64) {
+        self.dropped_buffer_full.fetch_add(spans, Ordering::Relaxed);
     }
 
     /// Admits a span when fewer than `capacity` are buffered.
@@ -148,6 +162,7 @@ impl CountingBatchProcessor {
     pub fn new<E: SpanExporter + 'static>(exporter: E, config: BufferConfig) -> Self {
         let capacity = config.max_queue_size.max(1);
         let counters = Arc::new(ExportCounters::default());
+        counters.capacity.store(capacity, Ordering::Relaxed);
         let exporter = CountingExporter {
             inner: exporter,
             counters: counters.clone(),
@@ -208,5 +223,9 @@ mod tests {
         assert!(counters.try_admit(3));
         counters.release(10);
         assert_eq!(counters.buffered.load(Ordering::Relaxed), 0);
+        assert!(!counters.is_full(), "no capacity set: never full");
+        counters.capacity.store(1, Ordering::Relaxed);
+        assert!(counters.try_admit(1));
+        assert!(counters.is_full());
     }
 }

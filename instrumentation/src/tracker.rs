@@ -216,6 +216,12 @@ impl Tracker {
     /// Producer side for a fully described run (attempt, queue).
     pub fn enqueue_run(&self, run: &TaskRun) -> HashMap<String, String> {
         let now = SystemTime::now();
+        if self.skip_spans(1) {
+            let mut headers = HashMap::with_capacity(3);
+            TraceContextPropagator::new().inject_context(&Context::current(), &mut headers);
+            headers.insert(HEADER_ENQUEUED_AT.to_owned(), unix_nanos(now).to_string());
+            return headers;
+        }
         let mut attributes = run.identity();
         attributes.push(KeyValue::new(TASK_STATE, "pending"));
         if let Some(params) = self.params_attribute(run) {
@@ -240,6 +246,13 @@ impl Tracker {
     /// Worker side, as a guard: reports running now; the run ends with [`RunGuard::succeed`]
     /// or [`RunGuard::fail`], or as failed ("cancelled") when the guard is dropped unfinished.
     pub fn start(&self, run: &TaskRun) -> RunGuard {
+        if self.skip_spans(2) {
+            return RunGuard {
+                context: run.remote_parent.clone().unwrap_or_else(Context::current),
+                finished: true,
+                recording: false,
+            };
+        }
         let now = SystemTime::now();
         let tracer = &self.inner.tracer;
         let identity = run.identity();
@@ -290,6 +303,7 @@ impl Tracker {
         RunGuard {
             context: run_cx,
             finished: false,
+            recording: true,
         }
     }
 
@@ -349,6 +363,17 @@ impl Tracker {
         }
     }
 
+    /// With the buffer full the spans would be dropped: count them and do not make them.
+    fn skip_spans(&self, spans: u64) -> bool {
+        match &self.inner.counters {
+            Some(counters) if counters.is_full() => {
+                counters.count_skipped(spans);
+                true
+            }
+            _ => false,
+        }
+    }
+
     fn params_attribute(&self, run: &TaskRun) -> Option<KeyValue> {
         let mut params = run.params.clone()?;
         self.inner.redactor.redact(&mut params);
@@ -370,6 +395,9 @@ impl Tracker {
 pub struct RunGuard {
     context: Context,
     finished: bool,
+    /// False when the run's spans were not made (buffer full): the context is then the
+    /// parent's, which must not be touched.
+    recording: bool,
 }
 
 impl RunGuard {
@@ -380,6 +408,9 @@ impl RunGuard {
 
     pub fn succeed(mut self) {
         self.finished = true;
+        if !self.recording {
+            return;
+        }
         let span = self.context.span();
         span.set_attribute(KeyValue::new(TASK_STATE, "success"));
         span.set_status(Status::Ok);
@@ -392,13 +423,15 @@ impl RunGuard {
 
     pub fn fail_with(mut self, report: FailureReport) {
         self.finished = true;
-        record_failure(&self.context, report);
+        if self.recording {
+            record_failure(&self.context, report);
+        }
     }
 }
 
 impl Drop for RunGuard {
     fn drop(&mut self) {
-        if !self.finished {
+        if !self.finished && self.recording {
             record_failure(&self.context, FailureReport::cancelled());
         }
     }

@@ -505,3 +505,52 @@ async fn spans_of_failed_exports_are_counted_as_dropped() {
     assert_eq!(tracker.dropped_spans(), 2);
     guard.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_buffer_full_runs_make_no_spans_and_leave_the_callers_span_alone() {
+    let inner = InMemorySpanExporter::default();
+    let exporter = GatedExporter {
+        inner: inner.clone(),
+        open: Arc::new((Mutex::new(false), Condvar::new())),
+    };
+    let guard = Tracker::builder()
+        .buffer(BufferConfig {
+            max_queue_size: 2,
+            max_export_batch_size: 2,
+            flush_interval: Duration::from_millis(10),
+        })
+        .install_with_exporter(exporter.clone());
+    let tracker = guard.tracker().clone();
+    // Fill the buffer (and the stuck export) until spans are turned away.
+    let mut n = 0;
+    while tracker.dropped_spans() == 0 {
+        tracker.enqueue("filler", &format!("f-{n}"), &json!({}));
+        n += 1;
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let app = guard.provider().tracer("app");
+    let outer_cx = Context::current_with_span(app.start("poll queue"));
+    let before = tracker.dropped_spans();
+    let outcome = {
+        let _attached = outer_cx.clone().attach();
+        tracker
+            .run(TaskRun::new("skipped", "task-13"), async {
+                Err::<(), _>(std::io::Error::other("fails while the buffer is full"))
+            })
+            .await
+    };
+    assert!(outcome.is_err(), "the task's result comes back as it was");
+    assert_eq!(tracker.dropped_spans(), before + 2, "run and start counted");
+    exporter.open();
+    guard.flush().await;
+    // The caller's span can still be recorded, and the run did not touch it.
+    outer_cx.span().end();
+    guard.flush().await;
+    let spans = inner.get_finished_spans().expect("spans");
+    assert!(named(&spans, "run skipped").is_empty());
+    let outer = one(&spans, "poll queue");
+    assert!(outer.attributes.is_empty(), "{:?}", outer.attributes);
+    assert!(outer.events.is_empty());
+    assert_eq!(outer.status, Status::Unset);
+    guard.shutdown().await;
+}
