@@ -15,6 +15,13 @@ use super::{DatabaseArgs, shutdown_signal};
 pub struct ApiArgs {
     #[command(flatten)]
     pub database: DatabaseArgs,
+    #[command(flatten)]
+    pub options: ApiOptions,
+}
+
+/// The API's flags other than the database (shared with `tasklens up`).
+#[derive(Debug, Args)]
+pub struct ApiOptions {
     /// Address for the dashboard API and page.
     #[arg(long, env = "TASKLENS_API_HTTP_ADDR", default_value = "127.0.0.1:8080")]
     pub http_addr: SocketAddr,
@@ -41,8 +48,8 @@ pub struct ApiArgs {
     pub ws_client_buffer: u64,
 }
 
-impl ApiArgs {
-    fn config(&self) -> ApiConfig {
+impl ApiOptions {
+    pub(crate) fn config(&self) -> ApiConfig {
         ApiConfig {
             http_addr: self.http_addr,
             token: self.api_token.clone(),
@@ -60,7 +67,7 @@ impl ApiArgs {
 pub(crate) async fn run(args: ApiArgs, out: &mut impl std::io::Write) -> Result<()> {
     let store = args.database.connect().await?;
     store.migrate().await.context("migrations failed")?;
-    let config = args.config();
+    let config = args.options.config();
     let page = match &config.ui_dir {
         Some(dir) => format!("the page from {}", dir.display()),
         None => "no page (build it with `npm --prefix ui run build`)".to_owned(),

@@ -3,6 +3,7 @@
 
 mod api;
 mod demo;
+mod up;
 
 use std::ffi::OsString;
 
@@ -41,12 +42,23 @@ pub enum Command {
     /// Run a demo worker: the ten task types of the original application at a steady rate, with
     /// realistic params and durations, some failures and retries, sent over OTLP to a collector.
     Demo(demo::DemoArgs),
+    /// Try tasklens with one command: the collector, the dashboard API and the page in one
+    /// process, on an embedded SQLite database in --data-dir unless --database-url names a
+    /// PostgreSQL server. --demo also runs the demo worker so the page is alive at once.
+    Up(up::UpArgs),
 }
 
 #[derive(Debug, Args)]
 pub struct CollectorArgs {
     #[command(flatten)]
     pub database: DatabaseArgs,
+    #[command(flatten)]
+    pub options: CollectorOptions,
+}
+
+/// The collector's flags other than the database (shared with `tasklens up`).
+#[derive(Debug, Args)]
+pub struct CollectorOptions {
     /// Address for OTLP/gRPC (TraceService, LogsService).
     #[arg(
         long,
@@ -106,7 +118,7 @@ pub struct CollectorArgs {
     pub maintenance_interval_secs: u64,
 }
 
-impl CollectorArgs {
+impl CollectorOptions {
     fn config(&self) -> CollectorConfig {
         let to_usize = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
         CollectorConfig {
@@ -246,7 +258,7 @@ where
         Command::Collector(args) => {
             let store = args.database.connect().await?;
             store.migrate().await.context("migrations failed")?;
-            let collector = tasklens_collector::start(args.config(), Arc::new(store))
+            let collector = tasklens_collector::start(args.options.config(), Arc::new(store))
                 .await
                 .context("the collector cannot start")?;
             writeln!(
@@ -266,6 +278,7 @@ where
         }
         Command::Api(args) => api::run(args, out).await?,
         Command::Demo(args) => demo::run(args, out).await?,
+        Command::Up(args) => up::run(args, out).await?,
     }
     Ok(())
 }
