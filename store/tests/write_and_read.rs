@@ -562,6 +562,92 @@ async fn a_free_text_count_stops_at_its_cap(backend: Backend) {
     assert!(all.total_is_exact);
 }
 
+/// Free text also finds runs by their params: a case-insensitive part of the params' JSON text,
+/// wildcards taken literally, counted up to the same cap as the other free-text matches.
+async fn free_text_finds_runs_by_their_params(backend: Backend) {
+    let now = Utc::now();
+    let store = store(&backend, now).await;
+    let with_params = |task_id: &str, params: Option<serde_json::Value>| {
+        let mut event = Life::new(task_id, "send_digest", now).pending();
+        event.run.params = params;
+        event
+    };
+    store
+        .write_batch(vec![
+            with_params(
+                "p-alice",
+                Some(json!({"user": "Alice@Example.com", "chat_id": 4242})),
+            ),
+            with_params("p-bob", Some(json!({"user": "bob", "chat_id": 500}))),
+            with_params(
+                "p-list",
+                Some(json!(["invoice-77", {"nested": "Deep Value"}])),
+            ),
+            with_params("p-none", None),
+        ])
+        .await
+        .expect("write");
+    let search = |text: &'static str| {
+        let store = store.clone();
+        async move {
+            let page = store
+                .history(&HistoryQuery {
+                    text: Some(text.into()),
+                    ..Default::default()
+                })
+                .await
+                .expect("history");
+            let mut ids: Vec<String> = page.items.iter().map(|r| r.state.task_id.clone()).collect();
+            ids.sort();
+            assert_eq!(page.total_count, ids.len() as i64, "{text}");
+            assert!(page.total_is_exact, "{text}");
+            ids
+        }
+    };
+    assert_eq!(
+        search("alice@example").await,
+        ["p-alice"],
+        "a part, any case"
+    );
+    assert_eq!(search("ALICE@EXAMPLE.COM").await, ["p-alice"]);
+    assert_eq!(search("4242").await, ["p-alice"], "a number");
+    assert_eq!(search("deep value").await, ["p-list"], "nested in an array");
+    assert_eq!(
+        search("chat_id").await,
+        ["p-alice", "p-bob"],
+        "keys are text too"
+    );
+    assert_eq!(
+        search("chat%id").await,
+        Vec::<String>::new(),
+        "% is literal"
+    );
+    assert_eq!(search("4_42").await, Vec::<String>::new(), "_ is literal");
+    assert_eq!(search("nobody").await, Vec::<String>::new());
+
+    // The count cap holds for matches by params as for error messages.
+    let cap = HistoryQuery::TEXT_COUNT_CAP;
+    let events: Vec<TaskRunEvent> = (0..cap + 5)
+        .map(|i| {
+            with_params(
+                &format!("tenant-run-{i}"),
+                Some(json!({"tenant": "Acme Corp"})),
+            )
+        })
+        .collect();
+    store.write_batch(events).await.expect("write");
+    let page = store
+        .history(&HistoryQuery {
+            text: Some("acme corp".into()),
+            ..Default::default()
+        })
+        .await
+        .expect("history");
+    assert_eq!(page.total_count, cap);
+    assert!(!page.total_is_exact, "more than the cap: a lower bound");
+    assert_eq!(page.items.len(), 50);
+}
+
 /// Makes every batch holding a run of the task type `poison` fail inside its transaction, after
 /// the other runs of the batch were written: a database refusal the store cannot foresee.
 async fn refuse_poison_inside_the_transaction(backend: &Backend) {
@@ -650,5 +736,6 @@ on_both_backends!(
     concurrent_writers_of_one_run_converge_on_one_row,
     every_committed_change_is_published_live,
     a_free_text_count_stops_at_its_cap,
+    free_text_finds_runs_by_their_params,
     a_rolled_back_batch_publishes_nothing_and_keeps_nothing,
 );

@@ -160,6 +160,9 @@ fn push_history_filters<'a>(qb: &mut QueryBuilder<'a, Postgres>, query: &'a Hist
             .push_bind(format!("{escaped}%"))
             .push(" OR error_message ILIKE ")
             .push_bind(format!("%{escaped}%"))
+            // The same expression as the trigram index on the params' JSON text.
+            .push(" OR (params::text) ILIKE ")
+            .push_bind(format!("%{escaped}%"))
             .push(")");
     }
 }

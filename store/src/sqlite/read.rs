@@ -161,9 +161,9 @@ fn push_history_filters<'a>(qb: &mut QueryBuilder<'a, Sqlite>, query: &'a Histor
     }
     if let Some(text) = free_text(query) {
         // Task id: exact or prefix, case-sensitive (as on PostgreSQL), through the task id
-        // index. Error message: a part of it, case-insensitive (SQLite's LIKE folds ASCII letters
-        // only), through the partial index of failed runs' messages. Two subqueries, because
-        // SQLite reads every row for an OR of these two conditions.
+        // index. Error message and params (their JSON text): a part of it, case-insensitive
+        // (SQLite's LIKE folds ASCII letters only), each through its partial covering index.
+        // Three subqueries, because SQLite reads every row for an OR of these conditions.
         qb.push(" AND id IN (SELECT id FROM task_execution_logs WHERE task_id >= ")
             .push_bind(text)
             .push(" AND task_id < CAST(")
@@ -171,6 +171,11 @@ fn push_history_filters<'a>(qb: &mut QueryBuilder<'a, Sqlite>, query: &'a Histor
             .push(
                 " AS TEXT) UNION ALL SELECT id FROM task_execution_logs \
              WHERE error_message IS NOT NULL AND error_message LIKE ",
+            )
+            .push_bind(format!("%{}%", like_escape(text)))
+            .push(
+                " ESCAPE '\\' UNION ALL SELECT id FROM task_execution_logs \
+             WHERE params IS NOT NULL AND params LIKE ",
             )
             .push_bind(format!("%{}%", like_escape(text)))
             .push(" ESCAPE '\\')");
