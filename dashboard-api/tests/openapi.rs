@@ -51,3 +51,30 @@ fn the_document_is_openapi_3_1_with_every_endpoint() {
     assert_eq!(required.len(), properties.len());
     assert_eq!(properties.len(), 16);
 }
+
+/// `params` is any JSON value or null: a schema with no type, so the page's generated type is
+/// `unknown` (not `Record<string, never>`, which an object schema without properties gives).
+#[test]
+fn params_are_any_json_value() {
+    let json: serde_json::Value =
+        serde_json::from_str(&tasklens_dashboard_api::openapi::document_json()).expect("json");
+    for schema in ["HistoryItem", "RunDetailResponse"] {
+        let params = json["components"]["schemas"][schema]["properties"]["params"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{schema}.params"));
+        for constraint in [
+            "type",
+            "$ref",
+            "properties",
+            "oneOf",
+            "anyOf",
+            "allOf",
+            "enum",
+        ] {
+            assert!(
+                !params.contains_key(constraint),
+                "{schema}.params must accept any JSON value, has {constraint}: {params:?}"
+            );
+        }
+    }
+}

@@ -369,6 +369,41 @@ async fn every_invalid_parameter_is_a_json_400_naming_it(pool: PgPool) {
 }
 
 #[sqlx::test(migrations = "../migrations")]
+async fn free_text_finds_a_run_by_a_params_value(pool: PgPool) {
+    use tasklens_store::TaskStore;
+    let store = store(pool).await;
+    let events: Vec<_> = [
+        (
+            "digest-1",
+            serde_json::json!({"user": "Alice@Example.com", "chat_id": 4242}),
+        ),
+        (
+            "digest-2",
+            serde_json::json!({"user": "bob", "chat_id": 77}),
+        ),
+    ]
+    .into_iter()
+    .map(|(task_id, params)| {
+        let mut event = Run::new(task_id, "send_digest", at(0), Success).event(Pending);
+        event.run.params = Some(params);
+        event
+    })
+    .collect();
+    store.write_batch(events).await.expect("write");
+    let api = Api::start(store, ApiConfig::default()).await;
+    let body = api
+        .get_ok("/api/v1/monitoring/history?q=alice%40example")
+        .await;
+    assert_eq!(body["total_count"], 1, "{body}");
+    assert_eq!(body["total_is_exact"], true);
+    let item = &body["items"][0];
+    assert_eq!(item["task_id"], "digest-1");
+    assert_eq!(item["params"]["user"], "Alice@Example.com");
+    let none = api.get_ok("/api/v1/monitoring/history?q=carol").await;
+    assert_eq!(none["total_count"], 0, "{none}");
+}
+
+#[sqlx::test(migrations = "../migrations")]
 async fn a_run_in_full_with_its_other_attempts_and_404(pool: PgPool) {
     let store = store(pool).await;
     write(

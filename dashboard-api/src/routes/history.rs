@@ -87,7 +87,7 @@ impl From<StoredRun> for HistoryItem {
         ("end_date" = Option<String>, Query,
          description = "Created before: RFC 3339 time, or YYYY-MM-DD meaning that whole day"),
         ("q" = Option<String>, Query,
-         description = "Free text: a task id (exact or prefix) or part of an error message (case-insensitive)"),
+         description = "Free text: a task id (exact or prefix), or part of an error message or of the params' JSON text (case-insensitive)"),
         ("page" = Option<u32>, Query, minimum = 1, description = "From 1; default 1"),
         ("page_size" = Option<u32>, Query, minimum = 1, maximum = 200,
          description = "1 to 200; default 50"),

@@ -174,8 +174,8 @@ export interface components {
             error_traceback: string | null;
             /** Format: int64 */
             id: number;
-            /** @description The task's parameters (any JSON), secrets redacted. */
-            params: Record<string, never> | null;
+            /** @description The task's parameters (any JSON value, or null), secrets redacted. */
+            params: unknown;
             queue: string | null;
             /** Format: int64 */
             queue_wait_ms: number | null;
@@ -242,8 +242,8 @@ export interface components {
             id: number;
             /** @description The other attempts of the same task id, by attempt. */
             other_attempts: components["schemas"]["AttemptItem"][];
-            /** @description The task's parameters (any JSON), secrets redacted. */
-            params: Record<string, never> | null;
+            /** @description The task's parameters (any JSON value, or null), secrets redacted. */
+            params: unknown;
             queue: string | null;
             /** Format: int64 */
             queue_wait_ms: number | null;
@@ -435,7 +435,7 @@ export interface operations {
                 start_date?: string;
                 /** @description Created before: RFC 3339 time, or YYYY-MM-DD meaning that whole day */
                 end_date?: string;
-                /** @description Free text: task id (exact or prefix), error message, parameters */
+                /** @description Free text: a task id (exact or prefix), or part of an error message or of the params' JSON text (case-insensitive) */
                 q?: string;
                 /** @description From 1; default 1 */
                 page?: number;

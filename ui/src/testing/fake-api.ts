@@ -27,8 +27,7 @@ export function historyItem(overrides: Partial<HistoryItem> = {}): HistoryItem {
     id: 1,
     task_name: 'score_message',
     status: 'success',
-    // The OpenAPI document types params as an empty object; any JSON comes back.
-    params: { message_id: 1 } as unknown as HistoryItem['params'],
+    params: { message_id: 1 },
     started_at: '2026-11-28T10:00:00Z',
     completed_at: '2026-11-28T10:00:01Z',
     duration_ms: 1000,

@@ -16,7 +16,7 @@ function run(overrides: Partial<TaskDetail> = {}): TaskDetail {
     status: 'failed',
     attempt: 1,
     source: 'tasklens',
-    params: { message_id: 500, note: HOSTILE } as unknown as TaskDetail['params'],
+    params: { message_id: 500, note: HOSTILE },
     created_at: '2026-11-28T10:29:59Z',
     updated_at: '2026-11-28T10:30:05Z',
     enqueued_at: '2026-11-28T10:29:59Z',
