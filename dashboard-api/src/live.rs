@@ -434,6 +434,10 @@ pub async fn run_hub(
                 Ok(LiveUpdate::Missed) => hub.resync_all(ResyncReason::MissedEvents),
                 Err(err) => {
                     tracing::warn!(error = %err, "live events: subscription ended");
+                    // Whatever ended it (a reset connection, a database that refuses new ones),
+                    // changes are being missed from now on: clients reload now, and again once
+                    // subscribed (for the changes made meanwhile).
+                    hub.resync_all(ResyncReason::MissedEvents);
                     break;
                 }
             }

@@ -193,4 +193,5 @@ pub fn sorted(names: &[&str]) -> Vec<String> {
     names
 }
 
+pub mod proxy;
 pub mod ws;

@@ -14,6 +14,10 @@ pub struct PgLiveListener {
 impl PgLiveListener {
     pub(super) async fn new(pool: &sqlx::PgPool) -> Result<Self, StoreError> {
         let mut listener = PgListener::connect_with(pool).await?;
+        // Report a lost connection at once (`Ok(None)` from `try_recv`), and reconnect on the
+        // next call: an eager reconnect that fails (the database still unreachable) would turn
+        // the loss into an error, and the caller would never learn that events were missed.
+        listener.eager_reconnect(false);
         listener.listen(LIVE_CHANNEL).await?;
         Ok(PgLiveListener { listener })
     }
