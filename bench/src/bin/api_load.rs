@@ -1,0 +1,491 @@
+//! Load client for the dashboard API (BENCHMARKS.md, "Dashboard API (issue 5)" and "Live feed
+//! (issue 5)"). It talks to running processes only, over HTTP, WebSocket and OTLP/gRPC:
+//!
+//! - `http`: N concurrent clients call each endpoint (after a warm-up call per client) and the
+//!   latencies are reported as nearest-rank percentiles, endpoint by endpoint.
+//! - `live`: N WebSocket clients on `/api/v1/monitoring/ws` while finished-run spans are sent at
+//!   a fixed rate to a `tasklens collector`; each client measures its receive time minus the
+//!   message's `timestamp` (the run's `updated_at`, set by the store when it writes the batch),
+//!   and counts resyncs and messages it never got.
+//!
+//! cargo build --release -p tasklens -p tasklens-bench
+//! target/release/api_load http --base-url http://127.0.0.1:18080
+//! target/release/api_load live --base-url http://127.0.0.1:18080 --otlp http://127.0.0.1:14317
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use chrono::{DateTime, Utc};
+use clap::{Parser, Subcommand};
+use futures_util::StreamExt;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status, status};
+use tasklens_model::conventions as conv;
+use tokio_tungstenite::tungstenite::Message;
+
+const TASKS: [&str; 10] = [
+    "ingest_telegram_messages",
+    "embed_messages_batch",
+    "embed_atoms_batch",
+    "score_message",
+    "score_unscored_messages",
+    "extract_knowledge_from_messages",
+    "scheduled_knowledge_extraction",
+    "scheduled_auto_approval",
+    "scheduled_notification_alert",
+    "scheduled_daily_digest",
+];
+
+#[derive(Debug, Parser)]
+struct Args {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Latency of the REST endpoints under N concurrent clients.
+    Http {
+        /// The API, e.g. http://127.0.0.1:18080
+        #[arg(long)]
+        base_url: String,
+        #[arg(long, default_value_t = 50)]
+        clients: usize,
+        /// Timed calls per client and endpoint (after one untimed warm-up call each).
+        #[arg(long, default_value_t = 20)]
+        calls_per_client: usize,
+        /// Task-id prefix for the free-text query; taken from the first history row if absent.
+        #[arg(long)]
+        task_id_prefix: Option<String>,
+        /// Only the endpoints whose label contains this.
+        #[arg(long)]
+        only: Option<String>,
+    },
+    /// Live feed latency: WebSocket clients while spans go through a collector at a fixed rate.
+    Live {
+        #[arg(long)]
+        base_url: String,
+        /// The collector's OTLP/gRPC endpoint, e.g. http://127.0.0.1:14317
+        #[arg(long)]
+        otlp: String,
+        #[arg(long, default_value_t = 200)]
+        clients: usize,
+        /// Finished runs per second sent to the collector.
+        #[arg(long, default_value_t = 5000.0)]
+        rate: f64,
+        #[arg(long, default_value_t = 20)]
+        secs: u64,
+        /// Spans per export request (the OpenTelemetry SDK's default batch is 512).
+        #[arg(long, default_value_t = 500)]
+        spans_per_request: u64,
+        /// Seconds to wait for the last messages after sending ends.
+        #[arg(long, default_value_t = 5)]
+        drain_secs: u64,
+    },
+}
+
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss
+    )]
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+async fn http(
+    base: &str,
+    clients: usize,
+    calls: usize,
+    prefix: Option<String>,
+    only: Option<String>,
+) -> Result<()> {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(clients)
+        .timeout(Duration::from_secs(120))
+        .build()?;
+    let prefix = match prefix {
+        Some(p) => p,
+        None => {
+            // A task id from the middle of the data: the first row of page 2,000 of 7 days back.
+            let start = (Utc::now() - chrono::TimeDelta::days(15)).to_rfc3339();
+            let url = format!(
+                "{base}/api/v1/monitoring/history?page_size=1&end_date={}",
+                enc(&start)
+            );
+            let body: serde_json::Value = client.get(url).send().await?.json().await?;
+            let id = body["items"][0]["task_id"]
+                .as_str()
+                .context(format!("no task id in {body}"))?;
+            id[..8].to_owned()
+        }
+    };
+    let week = enc(&(Utc::now() - chrono::TimeDelta::days(7)).to_rfc3339());
+    let endpoints: Vec<(String, String)> = vec![
+        ("metrics, 24 h".into(), "metrics?time_window=24".into()),
+        ("metrics, 7 d".into(), "metrics?time_window=168".into()),
+        ("metrics, 30 d".into(), "metrics?time_window=720".into()),
+        (
+            "history: score_message + failed, 7 d".into(),
+            format!("history?task_name=score_message&status=failed&start_date={week}"),
+        ),
+        (
+            "history: 7 d, no filter".into(),
+            format!("history?start_date={week}"),
+        ),
+        (
+            "history: q=rate limit".into(),
+            "history?q=rate%20limit".into(),
+        ),
+        (
+            format!("history: q={prefix} (task-id prefix)"),
+            format!("history?q={}", enc(&prefix)),
+        ),
+    ];
+    println!(
+        "| endpoint | total / matches | p50 ms | p95 ms | p99 ms | max ms | calls/s | errors |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    for (label, path) in endpoints {
+        if only.as_deref().is_some_and(|o| !label.contains(o)) {
+            continue;
+        }
+        let url = format!("{base}/api/v1/monitoring/{path}");
+        // What the endpoint matches, from one untimed call.
+        let body: serde_json::Value = client.get(&url).send().await?.json().await?;
+        let matches = match body.get("total_count") {
+            Some(total) => total.to_string(),
+            None => body["metrics"]
+                .as_array()
+                .map_or(0, |m| {
+                    m.iter()
+                        .filter_map(|t| t["total_executions"].as_i64())
+                        .sum::<i64>()
+                })
+                .to_string(),
+        };
+        let errors = Arc::new(AtomicU64::new(0));
+        let barrier = Arc::new(tokio::sync::Barrier::new(clients));
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for _ in 0..clients {
+            let (client, url, errors, barrier) =
+                (client.clone(), url.clone(), errors.clone(), barrier.clone());
+            tasks.push(tokio::spawn(async move {
+                // Warm-up: opens this client's connection.
+                let _ = client
+                    .get(&url)
+                    .send()
+                    .await
+                    .and_then(|r| r.error_for_status());
+                barrier.wait().await;
+                let mut times = Vec::with_capacity(calls);
+                for _ in 0..calls {
+                    let t = Instant::now();
+                    let ok = match client.get(&url).send().await {
+                        Ok(r) if r.status().is_success() => r.bytes().await.is_ok(),
+                        _ => false,
+                    };
+                    if !ok {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                    times.push(t.elapsed().as_secs_f64() * 1000.0);
+                }
+                times
+            }));
+        }
+        let mut all = Vec::new();
+        for t in tasks {
+            all.extend(t.await?);
+        }
+        let elapsed = started.elapsed().as_secs_f64();
+        all.sort_by(f64::total_cmp);
+        #[allow(clippy::cast_precision_loss)]
+        let rate = all.len() as f64 / elapsed;
+        println!(
+            "| {label} | {matches} | {:.1} | **{:.1}** | {:.1} | {:.1} | {rate:.0} | {} |",
+            percentile(&all, 0.5),
+            percentile(&all, 0.95),
+            percentile(&all, 0.99),
+            all.last().copied().unwrap_or(f64::NAN),
+            errors.load(Ordering::Relaxed)
+        );
+    }
+    Ok(())
+}
+
+fn attr(key: &str, value: any_value::Value) -> KeyValue {
+    KeyValue {
+        key: key.to_owned(),
+        value: Some(AnyValue { value: Some(value) }),
+        ..Default::default()
+    }
+}
+
+fn text(key: &str, value: &str) -> KeyValue {
+    attr(key, any_value::Value::StringValue(value.to_owned()))
+}
+
+/// Finished run `n` of this invocation (`tag` keeps task ids unique across invocations).
+fn run_span(n: u64, tag: u64, start_ns: u64) -> Span {
+    let task = TASKS[(n % 10) as usize];
+    let duration = 20_000_000 + (n * 7919 % 2_000) * 1_000_000;
+    let failed = n.is_multiple_of(25);
+    let mut span_id = (n + 1).to_be_bytes();
+    span_id[0] = 0x5a;
+    let mut trace_id = [0u8; 16];
+    trace_id[..8].copy_from_slice(&tag.to_be_bytes());
+    trace_id[8..].copy_from_slice(&n.to_be_bytes());
+    let mut span = Span {
+        trace_id: trace_id.to_vec(),
+        span_id: span_id.to_vec(),
+        name: format!("run {task}"),
+        kind: SpanKind::Consumer as i32,
+        start_time_unix_nano: start_ns,
+        end_time_unix_nano: start_ns + duration,
+        attributes: vec![
+            text(conv::TASK_NAME, task),
+            text(conv::TASK_ID, &format!("live-{tag:x}-{n:010}")),
+            text(conv::TASK_PARAMS, &format!(r#"{{"message_id": {n}}}"#)),
+            attr(
+                conv::TASK_ENQUEUED_AT,
+                any_value::Value::IntValue(i64::try_from(start_ns - 3_000_000).unwrap_or(0)),
+            ),
+        ],
+        ..Default::default()
+    };
+    if failed {
+        span.status = Some(Status {
+            message: format!("rate limit exceeded for request {n}"),
+            code: status::StatusCode::Error as i32,
+        });
+    }
+    span
+}
+
+fn request(spans: Vec<Span>) -> ExportTraceServiceRequest {
+    ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            resource: Some(Resource {
+                attributes: vec![text("service.name", "live-load"), text("host.name", "load")],
+                ..Default::default()
+            }),
+            scope_spans: vec![ScopeSpans {
+                spans,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+}
+
+#[derive(Debug, Default)]
+struct ClientResult {
+    latencies_ms: Vec<f64>,
+    task_ids: HashSet<String>,
+    resyncs: u64,
+    other: u64,
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn live(
+    base: &str,
+    otlp: &str,
+    clients: usize,
+    rate: f64,
+    secs: u64,
+    spans_per_request: u64,
+    drain_secs: u64,
+) -> Result<()> {
+    let ws_url = format!(
+        "{}/api/v1/monitoring/ws",
+        base.replacen("http://", "ws://", 1)
+    );
+    let tag = u64::try_from(Utc::now().timestamp_micros()).unwrap_or(1);
+    let prefix = format!("live-{tag:x}-");
+    let stop = Arc::new(tokio::sync::Notify::new());
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let (mut ws, _) = tokio_tungstenite::connect_async(&ws_url)
+            .await
+            .with_context(|| format!("connect {ws_url}"))?;
+        let (stop, prefix) = (stop.clone(), prefix.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut r = ClientResult::default();
+            let stopped = stop.notified();
+            tokio::pin!(stopped);
+            loop {
+                tokio::select! {
+                    () = &mut stopped => break,
+                    msg = ws.next() => {
+                        let Some(Ok(msg)) = msg else { break };
+                        let received = Utc::now();
+                        let Message::Text(body) = msg else { continue };
+                        let Ok(v) = serde_json::from_str::<serde_json::Value>(body.as_str()) else { continue };
+                        match v["type"].as_str() {
+                            Some("task_status_changed") => {
+                                let Some(id) = v["data"]["task_id"].as_str() else { continue };
+                                if !id.starts_with(&prefix) { r.other += 1; continue; }
+                                if let Some(ts) = v["timestamp"].as_str().and_then(|t| t.parse::<DateTime<Utc>>().ok()) {
+                                    #[allow(clippy::cast_precision_loss)]
+                                    r.latencies_ms.push((received - ts).num_microseconds().unwrap_or(0) as f64 / 1000.0);
+                                }
+                                r.task_ids.insert(id.to_owned());
+                            }
+                            Some("resync") => r.resyncs += 1,
+                            _ => {}
+                        }
+                    }
+                }
+            }
+            r
+        }));
+    }
+    println!("{clients} WebSocket clients connected to {ws_url}");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    // Sender: one gRPC client per 1,000 runs/s of rate (at least one), requests due on a schedule.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let total = (rate * secs as f64) as u64;
+    let requests = total.div_ceil(spans_per_request);
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let senders = ((rate / 1000.0).ceil() as u64).clamp(1, 8);
+    let next = Arc::new(AtomicU64::new(0));
+    let late = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let mut senders_tasks = Vec::new();
+    for _ in 0..senders {
+        let mut client = TraceServiceClient::connect(otlp.to_owned()).await?;
+        let (next, late) = (next.clone(), late.clone());
+        senders_tasks.push(tokio::spawn(async move {
+            loop {
+                let index = next.fetch_add(1, Ordering::Relaxed);
+                if index >= requests {
+                    return Ok::<(), anyhow::Error>(());
+                }
+                #[allow(clippy::cast_precision_loss)]
+                let due =
+                    started + Duration::from_secs_f64((index * spans_per_request) as f64 / rate);
+                if Instant::now() > due + Duration::from_millis(100) {
+                    late.fetch_add(1, Ordering::Relaxed);
+                }
+                tokio::time::sleep_until(tokio::time::Instant::from_std(due)).await;
+                let now_ns = u64::try_from(Utc::now().timestamp_nanos_opt().unwrap_or(0))?;
+                let from = index * spans_per_request;
+                let to = (from + spans_per_request).min(total);
+                let spans: Vec<Span> = (from..to)
+                    .map(|n| run_span(n, tag, now_ns - 2_000_000_000))
+                    .collect();
+                loop {
+                    match client.export(request(spans.clone())).await {
+                        Ok(_) => break,
+                        Err(s)
+                            if s.code() == tonic::Code::ResourceExhausted
+                                || s.code() == tonic::Code::Unavailable =>
+                        {
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                        }
+                        Err(s) => bail!("export failed: {s}"),
+                    }
+                }
+            }
+        }));
+    }
+    for t in senders_tasks {
+        t.await??;
+    }
+    let send_secs = started.elapsed().as_secs_f64();
+    tokio::time::sleep(Duration::from_secs(drain_secs)).await;
+    stop.notify_waiters();
+    let mut all = Vec::new();
+    let (mut resyncs, mut missed, mut complete, mut other) = (0u64, 0u64, 0usize, 0u64);
+    for t in tasks {
+        let r = t.await?;
+        resyncs += r.resyncs;
+        other += r.other;
+        let got = r.task_ids.len() as u64;
+        missed += total.saturating_sub(got);
+        if got >= total {
+            complete += 1;
+        }
+        all.extend(r.latencies_ms);
+    }
+    all.sort_by(f64::total_cmp);
+    #[allow(clippy::cast_precision_loss)]
+    let sent_rate = total as f64 / send_secs;
+    println!(
+        "sent {total} finished runs in {send_secs:.1} s ({sent_rate:.0} runs/s, {} requests late > 100 ms) to {otlp}",
+        late.load(Ordering::Relaxed)
+    );
+    println!(
+        "messages received: {} ({} expected = runs x clients); clients with every run: {complete}/{clients}; missed: {missed}; resyncs: {resyncs}; other messages: {other}",
+        all.len(),
+        total * clients as u64
+    );
+    println!("| p50 ms | p90 ms | p99 ms | p99.9 ms | max ms |");
+    println!("|---:|---:|---:|---:|---:|");
+    println!(
+        "| {:.1} | {:.1} | **{:.1}** | {:.1} | {:.1} |",
+        percentile(&all, 0.5),
+        percentile(&all, 0.9),
+        percentile(&all, 0.99),
+        percentile(&all, 0.999),
+        all.last().copied().unwrap_or(f64::NAN)
+    );
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    match Args::parse().command {
+        Cmd::Http {
+            base_url,
+            clients,
+            calls_per_client,
+            task_id_prefix,
+            only,
+        } => http(&base_url, clients, calls_per_client, task_id_prefix, only).await,
+        Cmd::Live {
+            base_url,
+            otlp,
+            clients,
+            rate,
+            secs,
+            spans_per_request,
+            drain_secs,
+        } => {
+            live(
+                &base_url,
+                &otlp,
+                clients,
+                rate,
+                secs,
+                spans_per_request,
+                drain_secs,
+            )
+            .await
+        }
+    }
+}
