@@ -5,7 +5,8 @@
 FROM node:20-bookworm-slim AS ui
 WORKDIR /src/ui
 COPY ui/package.json ui/package-lock.json ./
-RUN npm ci --no-audit --no-fund
+# `npm install` keeps to package-lock.json; see scripts/test.sh for why not `npm ci`.
+RUN npm install --no-audit --no-fund
 COPY ui/ ./
 COPY dashboard-api/openapi.json /src/dashboard-api/openapi.json
 RUN npm run build

@@ -8,7 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 if command -v npm >/dev/null 2>&1; then
   if [ ! -d ui/node_modules ]; then
-    (cd ui && npm ci --no-audit --no-fund)
+    # Installs what package-lock.json pins (see scripts/test.sh for why not `npm ci`).
+    (cd ui && npm install --no-audit --no-fund)
   fi
   # Rebuild the page when a source is newer than the last build.
   if [ ! -f ui/dist/index.html ] || [ -n "$(find ui/src ui/index.html ui/package.json -newer ui/dist/index.html -print -quit)" ]; then

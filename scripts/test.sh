@@ -12,7 +12,10 @@ echo "== lints";  cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== tests";  cargo test --workspace --all-targets --locked
 echo "== page"
 cd ui
-npm ci --no-audit --no-fund
+# `npm install` installs exactly what package-lock.json pins (the lock is in sync with
+# package.json); `npm ci` refuses it because Vite lists a Windows-only optional package that
+# this registry does not serve, so the lock cannot name it.
+npm install --no-audit --no-fund
 npm run typecheck
 npm test
 npm run check:api-types
