@@ -350,8 +350,16 @@ pub(super) async fn write_batch(
     }
     let started = std::time::Instant::now();
     let mut tx = pool.begin().await?;
-    // On error the transaction is dropped, which rolls it back: nothing is published.
-    let changed = write_runs(incoming, &mut tx).await?;
+    let changed = match write_runs(incoming, &mut tx).await {
+        Ok(changed) => changed,
+        Err(err) => {
+            // Roll back now, while the writer lock is held: a dropped transaction only queues
+            // its rollback, and its connection would keep the file's write lock until reused,
+            // so the next batch would find the database locked. Nothing is published.
+            let _ = tx.rollback().await;
+            return Err(err);
+        }
+    };
     tx.commit().await?;
     live.publish(changed.iter().map(LiveEvent::of).collect());
     tracing::debug!(
