@@ -46,6 +46,12 @@ pub struct ApiOptions {
     #[arg(long, env = "TASKLENS_WS_CLIENT_BUFFER", default_value_t = 1024,
           value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub ws_client_buffer: u64,
+    /// Milliseconds a read answer (metrics, history, timeseries, task names) is shared between
+    /// requests asking the same question, so many open pages cost one query; 0 turns this off.
+    /// At most 1000: the page refetches one second after a change.
+    #[arg(long, env = "TASKLENS_API_READ_CACHE_MS", default_value_t = 500,
+          value_parser = clap::value_parser!(u64).range(0..=1000))]
+    pub read_cache_ms: u64,
 }
 
 impl ApiOptions {
@@ -57,6 +63,7 @@ impl ApiOptions {
             request_timeout: Duration::from_secs(self.request_timeout_secs),
             ui_dir: self.ui_dir.clone().or_else(ApiConfig::default_ui_dir),
             ws_client_buffer: usize::try_from(self.ws_client_buffer).unwrap_or(usize::MAX),
+            read_cache_max_age: Duration::from_millis(self.read_cache_ms),
             // One Prometheus recorder per process, shared with the collector's when both run.
             prometheus: Some(tasklens_collector::telemetry::prometheus().clone()),
             ..ApiConfig::default()

@@ -23,6 +23,9 @@ pub struct ApiConfig {
     /// How often a WebSocket client is pinged; one that answers nothing for two intervals is
     /// dropped.
     pub ws_ping_interval: Duration,
+    /// How long a read answer (metrics, history, timeseries, task names) may be shared between
+    /// requests asking the same question; zero: every request asks the store. Capped at 1 s.
+    pub read_cache_max_age: Duration,
     /// The process's Prometheus recorder, when another part of the process (the collector)
     /// installed it; `None`: the API installs one (once per process).
     pub prometheus: Option<PrometheusHandle>,
@@ -38,6 +41,7 @@ impl std::fmt::Debug for ApiConfig {
             .field("ui_dir", &self.ui_dir)
             .field("ws_client_buffer", &self.ws_client_buffer)
             .field("ws_ping_interval", &self.ws_ping_interval)
+            .field("read_cache_max_age", &self.read_cache_max_age)
             .field("prometheus", &self.prometheus.is_some())
             .finish()
     }
@@ -64,6 +68,7 @@ impl Default for ApiConfig {
             ui_dir: None,
             ws_client_buffer: Self::DEFAULT_WS_CLIENT_BUFFER,
             ws_ping_interval: Duration::from_secs(30),
+            read_cache_max_age: crate::read_cache::ReadCache::DEFAULT_MAX_AGE,
             prometheus: None,
         }
     }

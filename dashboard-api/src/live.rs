@@ -12,9 +12,10 @@ use std::time::Duration;
 
 use axum::extract::State;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade, close_code};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
+use futures_util::SinkExt;
 use serde::{Deserialize, Serialize};
 use tasklens_store::{LiveEvent, LiveSubscription, LiveUpdate, TaskStore};
 use tokio::sync::{Notify, watch};
@@ -27,6 +28,10 @@ use crate::wire::{RunSource, RunStatus};
 
 /// The largest message a client may send (a filter with many task names fits easily).
 const MAX_CLIENT_MESSAGE_BYTES: usize = 64 * 1024;
+
+/// The most queued messages a client's writer hands to its socket before one flush: one system
+/// call carries many small frames when events come in bursts (a collector batch at a time).
+const MAX_FRAMES_PER_FLUSH: usize = 256;
 
 /// A message from the server (one JSON object per text frame).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -195,16 +200,28 @@ impl Filter {
     }
 }
 
-/// What a client's writer sends next.
+/// What a client's writer sends next. A message's text is shared by every client that gets it
+/// (`Utf8Bytes` clones a reference, not the bytes).
 #[derive(Debug, Clone, PartialEq)]
 enum Outgoing {
-    Message(Arc<str>),
+    Message(Utf8Bytes),
     Resync(ResyncReason),
+}
+
+impl Outgoing {
+    fn into_frame(self) -> Message {
+        match self {
+            Outgoing::Message(text) => Message::Text(text),
+            Outgoing::Resync(reason) => {
+                Message::Text(ServerMessage::resync(reason).to_text().into())
+            }
+        }
+    }
 }
 
 #[derive(Debug, Default)]
 struct QueueState {
-    messages: VecDeque<Arc<str>>,
+    messages: VecDeque<Utf8Bytes>,
     /// A resync owed to the client; it goes before any message queued after it.
     resync: Option<ResyncReason>,
 }
@@ -231,9 +248,10 @@ impl ClientQueue {
     }
 
     /// Queues a message; a full queue is emptied and owes the client one resync.
-    fn push(&self, message: Arc<str>) {
-        {
+    fn push(&self, message: Utf8Bytes) {
+        let was_idle = {
             let mut state = self.lock();
+            let was_idle = state.messages.is_empty() && state.resync.is_none();
             if state.messages.len() >= self.capacity {
                 state.messages.clear();
                 if state.resync.is_none() {
@@ -243,8 +261,13 @@ impl ClientQueue {
             } else {
                 state.messages.push_back(message);
             }
+            was_idle
+        };
+        // A writer only waits after finding the queue empty, so only the push that ends an empty
+        // spell needs to wake it.
+        if was_idle {
+            self.ready.notify_one();
         }
-        self.ready.notify_one();
     }
 
     /// Drops the backlog (the client reloads anyway) and owes the client a resync.
@@ -266,6 +289,19 @@ impl ClientQueue {
             return Some(Outgoing::Resync(reason));
         }
         state.messages.pop_front().map(Outgoing::Message)
+    }
+
+    /// Moves up to `max` further messages into `batch`, without waiting.
+    fn drain_into(&self, batch: &mut Vec<Outgoing>, max: usize) {
+        let mut state = self.lock();
+        if let Some(reason) = state.resync.take() {
+            // Anything taken before the resync is obsolete: the client reloads anyway.
+            batch.clear();
+            batch.push(Outgoing::Resync(reason));
+        }
+        let room = max.saturating_sub(batch.len());
+        let take = room.min(state.messages.len());
+        batch.extend(state.messages.drain(..take).map(Outgoing::Message));
     }
 
     /// The next thing to send. Cancel-safe: nothing is taken unless it is returned.
@@ -359,7 +395,7 @@ impl LiveHub {
                 continue;
             };
             let status = RunStatus::from(event.status);
-            let text: Arc<str> = message.to_text().into();
+            let text = Utf8Bytes::from(message.to_text());
             for slot in &slots {
                 let admitted = slot
                     .filter
@@ -528,6 +564,7 @@ async fn serve_client(
     let mut ping =
         tokio::time::interval_at(tokio::time::Instant::now() + ping_interval, ping_interval);
     let mut heard_since_ping = true;
+    let mut batch: Vec<Outgoing> = Vec::with_capacity(MAX_FRAMES_PER_FLUSH);
     loop {
         let outgoing = tokio::select! {
             () = stopped(&mut stop) => {
@@ -545,17 +582,23 @@ async fn serve_client(
                             *slot.filter.write().unwrap_or_else(PoisonError::into_inner) =
                                 Filter::of(&filter);
                         }
-                        reply.to_text()
+                        Message::Text(reply.to_text().into())
                     }
-                    Some(Ok(Message::Binary(_))) => answer("binary frame").0.to_text(),
+                    Some(Ok(Message::Binary(_))) => Message::Text(answer("binary frame").0.to_text().into()),
                     // Pings are answered by the WebSocket layer; pongs only prove liveness.
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
                 }
             }
-            next = slot.queue.next() => match next {
-                Outgoing::Message(text) => text.to_string(),
-                Outgoing::Resync(reason) => ServerMessage::resync(reason).to_text(),
-            },
+            next = slot.queue.next() => {
+                batch.clear();
+                batch.push(next);
+                slot.queue.drain_into(&mut batch, MAX_FRAMES_PER_FLUSH);
+                let sent = tokio::time::timeout(send_timeout, send_batch(&mut socket, &mut batch)).await;
+                if !matches!(sent, Ok(Ok(()))) {
+                    break;
+                }
+                continue;
+            }
             _ = ping.tick() => {
                 if !heard_since_ping {
                     tracing::debug!("websocket client answered no ping; closing");
@@ -569,13 +612,20 @@ async fn serve_client(
                 continue;
             }
         };
-        let sent =
-            tokio::time::timeout(send_timeout, socket.send(Message::Text(outgoing.into()))).await;
+        let sent = tokio::time::timeout(send_timeout, socket.send(outgoing)).await;
         if !matches!(sent, Ok(Ok(()))) {
             break;
         }
     }
     drop(registration);
+}
+
+/// Writes the frames of `batch` and flushes once.
+async fn send_batch(socket: &mut WebSocket, batch: &mut Vec<Outgoing>) -> Result<(), axum::Error> {
+    for outgoing in batch.drain(..) {
+        socket.feed(outgoing.into_frame()).await?;
+    }
+    socket.flush().await
 }
 
 #[cfg(test)]
@@ -632,7 +682,7 @@ mod tests {
     #[test]
     fn a_full_queue_drops_its_backlog_and_owes_one_resync() {
         let queue = ClientQueue::new(2);
-        let msg = |s: &str| -> Arc<str> { s.into() };
+        let msg = |s: &str| Utf8Bytes::from(s.to_owned());
         queue.push(msg("1"));
         queue.push(msg("2"));
         queue.push(msg("3")); // full: backlog dropped, resync owed
@@ -653,6 +703,34 @@ mod tests {
             Some(Outgoing::Resync(ResyncReason::MissedEvents))
         );
         assert_eq!(queue.try_next(), None);
+    }
+
+    #[test]
+    fn a_drain_takes_what_is_queued_up_to_its_bound_and_a_resync_supersedes_it() {
+        let queue = ClientQueue::new(10);
+        let msg = |s: &str| Utf8Bytes::from(s.to_owned());
+        for n in 0..5 {
+            queue.push(msg(&n.to_string()));
+        }
+        let mut batch = vec![Outgoing::Message(msg("first"))];
+        queue.drain_into(&mut batch, 3);
+        assert_eq!(
+            batch,
+            ["first", "0", "1"]
+                .map(|s| Outgoing::Message(msg(s)))
+                .to_vec()
+        );
+        queue.resync(ResyncReason::MissedEvents);
+        queue.push(msg("after"));
+        let mut batch = vec![Outgoing::Message(msg("stale"))];
+        queue.drain_into(&mut batch, 3);
+        assert_eq!(
+            batch,
+            vec![
+                Outgoing::Resync(ResyncReason::MissedEvents),
+                Outgoing::Message(msg("after"))
+            ]
+        );
     }
 
     #[test]

@@ -25,6 +25,7 @@ use crate::auth::TokenCheck;
 use crate::config::ApiConfig;
 use crate::error::ApiError;
 use crate::live::{self, LiveHub};
+use crate::read_cache::ReadCache;
 use crate::{admin, openapi, routes, telemetry};
 
 /// The WebSocket's path (the only API path that also takes the token as a query parameter).
@@ -35,6 +36,8 @@ pub const WS_PATH: &str = "/api/v1/monitoring/ws";
 pub struct AppState {
     pub store: Arc<dyn TaskStore>,
     pub hub: Arc<LiveHub>,
+    /// Read answers shared between requests asking the same question.
+    pub read_cache: Arc<ReadCache>,
     pub token: TokenCheck,
     pub prometheus: PrometheusHandle,
     /// Turns true on shutdown.
@@ -130,6 +133,10 @@ pub async fn start(config: ApiConfig, store: Arc<dyn TaskStore>) -> Result<Runni
     let state = AppState {
         store,
         hub,
+        read_cache: Arc::new(ReadCache::new(
+            config.read_cache_max_age,
+            ReadCache::DEFAULT_CAPACITY,
+        )),
         token: TokenCheck::new(config.token.as_deref()),
         prometheus: telemetry::prometheus(config.prometheus.clone()),
         stop: stop_rx.clone(),

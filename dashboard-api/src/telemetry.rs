@@ -43,6 +43,13 @@ pub fn request(route: &str, status: u16, elapsed: Duration) {
         .record(elapsed.as_secs_f64());
 }
 
+/// A read answer that was shared (`hit`) or asked of the store (`miss`).
+pub fn read_cache(endpoint: &'static str, shared: bool) {
+    let outcome = if shared { "hit" } else { "miss" };
+    metrics::counter!("tasklens_api_read_cache_total", "endpoint" => endpoint, "outcome" => outcome)
+        .increment(1);
+}
+
 pub fn websocket_clients(count: usize) {
     #[allow(clippy::cast_precision_loss)]
     metrics::gauge!("tasklens_api_websocket_clients").set(count as f64);

@@ -791,3 +791,81 @@ async fn the_page_is_served_with_a_spa_fallback(pool: PgPool) {
     let body = response.text().await.expect("text");
     assert!(body.contains("npm --prefix ui run build"), "{body}");
 }
+
+fn total_of(body: &Value, task_name: &str) -> i64 {
+    body["metrics"]
+        .as_array()
+        .expect("metrics")
+        .iter()
+        .find(|m| m["task_name"] == task_name)
+        .and_then(|m| m["total_executions"].as_i64())
+        .unwrap_or(0)
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_shared_read_answer_is_never_older_than_its_max_age(pool: PgPool) {
+    let store = store(pool).await;
+    write(&store, &seed()).await;
+    let max_age = std::time::Duration::from_millis(300);
+    let api = Api::start(
+        store.clone(),
+        ApiConfig {
+            read_cache_max_age: max_age,
+            ..ApiConfig::default()
+        },
+    )
+    .await;
+    let path = "/api/v1/monitoring/metrics";
+    let first = api.get_ok(path).await;
+    assert_eq!(total_of(&first, "score_message"), 4);
+    write(
+        &store,
+        &[Run::new("s5", "score_message", at(8), Success).duration(10)],
+    )
+    .await;
+    // Shared or asked again, an answer is consistent with its own `generated_at`.
+    let second = api.get_ok(path).await;
+    let expected = if second["generated_at"] == first["generated_at"] {
+        4
+    } else {
+        5
+    };
+    assert_eq!(total_of(&second, "score_message"), expected, "{second}");
+    tokio::time::sleep(max_age + std::time::Duration::from_millis(50)).await;
+    let third = api.get_ok(path).await;
+    assert_ne!(third["generated_at"], first["generated_at"]);
+    assert_eq!(
+        total_of(&third, "score_message"),
+        5,
+        "past max age: {third}"
+    );
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn with_the_read_cache_off_every_request_sees_the_latest_commit(pool: PgPool) {
+    let store = store(pool).await;
+    write(&store, &seed()).await;
+    let api = Api::start(
+        store.clone(),
+        ApiConfig {
+            read_cache_max_age: std::time::Duration::ZERO,
+            ..ApiConfig::default()
+        },
+    )
+    .await;
+    let history = "/api/v1/monitoring/history?task_name=score_message";
+    assert_eq!(api.get_ok(history).await["total_count"], 4);
+    write(
+        &store,
+        &[Run::new("s5", "score_message", at(8), Success).duration(10)],
+    )
+    .await;
+    assert_eq!(api.get_ok(history).await["total_count"], 5);
+    assert_eq!(
+        total_of(
+            &api.get_ok("/api/v1/monitoring/metrics").await,
+            "score_message"
+        ),
+        5
+    );
+}

@@ -1,6 +1,5 @@
 //! `GET /api/v1/monitoring/history`: runs, newest first, filtered and paged.
 
-use axum::Json;
 use axum::extract::{RawQuery, State};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -9,6 +8,7 @@ use utoipa::ToSchema;
 
 use crate::error::ApiError;
 use crate::params::{self, QueryParams};
+use crate::read_cache::JsonBody;
 use crate::server::AppState;
 use crate::wire::{RunSource, RunStatus};
 
@@ -103,16 +103,24 @@ impl From<StoredRun> for HistoryItem {
 pub async fn history(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
-) -> Result<Json<HistoryResponse>, ApiError> {
+) -> Result<JsonBody, ApiError> {
     let query = params::history(&QueryParams::parse(raw.as_deref()))?;
-    let page = state.store.history(&query).await?;
-    let total_pages = page.total_pages();
-    Ok(Json(HistoryResponse {
-        total_count: page.total_count,
-        total_is_exact: page.total_is_exact,
-        page: page.page,
-        page_size: page.page_size,
-        total_pages,
-        items: page.items.into_iter().map(HistoryItem::from).collect(),
-    }))
+    // The parsed query is the key: its dates are absolute, so equal queries have equal answers.
+    let key = format!("{query:?}");
+    let store = &state.store;
+    state
+        .read_cache
+        .get_or_load("history", &key, || async move {
+            let page = store.history(&query).await?;
+            let total_pages = page.total_pages();
+            Ok(HistoryResponse {
+                total_count: page.total_count,
+                total_is_exact: page.total_is_exact,
+                page: page.page,
+                page_size: page.page_size,
+                total_pages,
+                items: page.items.into_iter().map(HistoryItem::from).collect(),
+            })
+        })
+        .await
 }

@@ -1,6 +1,5 @@
 //! `GET /api/v1/monitoring/metrics`: figures per task type over a window.
 
-use axum::Json;
 use axum::extract::{RawQuery, State};
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
@@ -9,6 +8,7 @@ use utoipa::ToSchema;
 
 use crate::error::ApiError;
 use crate::params::{self, QueryParams};
+use crate::read_cache::JsonBody;
 use crate::server::AppState;
 
 /// Figures per task type over the last `time_window_hours`.
@@ -84,21 +84,27 @@ impl From<TaskMetrics> for TaskMetricsItem {
 pub async fn metrics(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
-) -> Result<Json<MetricsResponse>, ApiError> {
+) -> Result<JsonBody, ApiError> {
     let params = QueryParams::parse(raw.as_deref());
     let hours = params::time_window(&params)?;
-    let now = Utc::now();
-    let mut metrics: Vec<TaskMetricsItem> = state
-        .store
-        .metrics(now - TimeDelta::hours(i64::from(hours)))
-        .await?
-        .into_iter()
-        .map(TaskMetricsItem::from)
-        .collect();
-    metrics.sort_by(|a, b| a.task_name.cmp(&b.task_name));
-    Ok(Json(MetricsResponse {
-        time_window_hours: hours,
-        generated_at: now,
-        metrics,
-    }))
+    let store = &state.store;
+    state
+        .read_cache
+        .get_or_load("metrics", &hours.to_string(), || async move {
+            // `generated_at` tells a shared answer's age.
+            let now = Utc::now();
+            let mut metrics: Vec<TaskMetricsItem> = store
+                .metrics(now - TimeDelta::hours(i64::from(hours)))
+                .await?
+                .into_iter()
+                .map(TaskMetricsItem::from)
+                .collect();
+            metrics.sort_by(|a, b| a.task_name.cmp(&b.task_name));
+            Ok(MetricsResponse {
+                time_window_hours: hours,
+                generated_at: now,
+                metrics,
+            })
+        })
+        .await
 }

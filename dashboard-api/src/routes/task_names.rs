@@ -1,11 +1,11 @@
 //! `GET /api/v1/monitoring/task-names`: the task types that have runs.
 
-use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::error::ApiError;
+use crate::read_cache::JsonBody;
 use crate::server::AppState;
 
 /// The task types with runs in the store.
@@ -27,10 +27,14 @@ pub struct TaskNamesResponse {
     ),
     security((), ("bearer" = []))
 )]
-pub async fn task_names(
-    State(state): State<AppState>,
-) -> Result<Json<TaskNamesResponse>, ApiError> {
-    let mut task_names = state.store.task_names().await?;
-    task_names.sort();
-    Ok(Json(TaskNamesResponse { task_names }))
+pub async fn task_names(State(state): State<AppState>) -> Result<JsonBody, ApiError> {
+    let store = &state.store;
+    state
+        .read_cache
+        .get_or_load("task_names", "", || async move {
+            let mut task_names = store.task_names().await?;
+            task_names.sort();
+            Ok(TaskNamesResponse { task_names })
+        })
+        .await
 }

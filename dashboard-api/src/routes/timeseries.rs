@@ -1,6 +1,5 @@
 //! `GET /api/v1/monitoring/timeseries`: throughput and durations per task type and time bucket.
 
-use axum::Json;
 use axum::extract::{RawQuery, State};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -10,6 +9,7 @@ use utoipa::ToSchema;
 
 use crate::error::ApiError;
 use crate::params::{self, QueryParams};
+use crate::read_cache::JsonBody;
 use crate::server::AppState;
 
 /// The size of a chart's buckets.
@@ -95,22 +95,30 @@ impl From<TimeseriesPoint> for TimeseriesPointItem {
 pub async fn timeseries(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
-) -> Result<Json<TimeseriesResponse>, ApiError> {
-    let now = Utc::now();
-    let (query, granularity) = params::timeseries(&QueryParams::parse(raw.as_deref()), now)?;
-    let mut points: Vec<TimeseriesPointItem> = state
-        .store
-        .timeseries(&query)
-        .await?
-        .into_iter()
-        .map(TimeseriesPointItem::from)
-        .collect();
-    points.sort_by(|a, b| (a.bucket, &a.task_name).cmp(&(b.bucket, &b.task_name)));
-    Ok(Json(TimeseriesResponse {
-        granularity: granularity.into(),
-        bucket_seconds: granularity.step().num_seconds(),
-        start: query.start,
-        end: now,
-        points,
-    }))
+) -> Result<JsonBody, ApiError> {
+    let params = QueryParams::parse(raw.as_deref());
+    // Validated now; the window itself is placed when the store is asked.
+    params::timeseries(&params, Utc::now())?;
+    let store = &state.store;
+    state
+        .read_cache
+        .get_or_load("timeseries", raw.as_deref().unwrap_or(""), || async move {
+            let now = Utc::now();
+            let (query, granularity) = params::timeseries(&params, now)?;
+            let mut points: Vec<TimeseriesPointItem> = store
+                .timeseries(&query)
+                .await?
+                .into_iter()
+                .map(TimeseriesPointItem::from)
+                .collect();
+            points.sort_by(|a, b| (a.bucket, &a.task_name).cmp(&(b.bucket, &b.task_name)));
+            Ok(TimeseriesResponse {
+                granularity: granularity.into(),
+                bucket_seconds: granularity.step().num_seconds(),
+                start: query.start,
+                end: now,
+                points,
+            })
+        })
+        .await
 }

@@ -1,12 +1,13 @@
 // Feeds the WebSocket into TanStack Query's cache (the only store): status changes are prepended
-// to the live feed's data and make the aggregates stale (at most once a second); a resync or a
+// to the live feed's data and make the aggregates stale (at most once a second, and once more a
+// second after the last change, past the API's read cache); a resync or a
 // reconnection invalidates everything, which refetches the feed's recent runs from the history.
 import { useQueryClient, type QueryClient, type QueryKey } from '@tanstack/react-query';
 import { useEffect } from 'react';
 import type { TaskStatusChangedMessage } from '../../../lib/api-types';
 import { queryKeys, type FeedFilter } from '../../../lib/query-keys';
 import { useMonitoringSocket } from '../../../lib/socket-context';
-import { throttle } from '../../../lib/throttle';
+import { refreshAfterChanges } from '../../../lib/refresh-after-changes';
 import type { MonitoringSocket } from '../../../lib/ws-client';
 import {
   FEED_BOUND,
@@ -42,7 +43,7 @@ export function connectLiveSync(queryClient: QueryClient, socket: MonitoringSock
     if (flushTimer === null) flushTimer = setTimeout(flush, FEED_FLUSH_MS);
   };
 
-  const refreshAggregates = throttle(() => {
+  const refreshAggregates = refreshAfterChanges(() => {
     void queryClient.invalidateQueries({ queryKey: queryKeys.metricsAll });
     void queryClient.invalidateQueries({ queryKey: queryKeys.historyAll });
     void queryClient.invalidateQueries({ queryKey: queryKeys.timeseriesAll });
