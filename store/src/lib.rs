@@ -8,6 +8,7 @@
 
 mod error;
 pub mod figures;
+mod incoming;
 pub mod live;
 mod postgres;
 mod sqlite;

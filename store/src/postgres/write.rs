@@ -1,16 +1,17 @@
 //! The batch write: merge events into rows and rollups, in one transaction.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use serde_json::Value;
 use sqlx::{PgPool, Postgres, Row, Transaction};
-use tasklens_model::{Contribution, RollupChanges, RollupDelta, RollupKey, RunState, TaskRunEvent};
+use tasklens_model::{Contribution, RollupChanges, RollupDelta, RollupKey, TaskRunEvent};
 use uuid::Uuid;
 
 use super::rows::{RUN_COLUMNS, stored_run};
 use crate::error::StoreError;
+use crate::incoming::merge_incoming;
 use crate::live::{self, LIVE_CHANNEL, LiveEvent};
 use crate::types::{RunChange, StoredRun, WriteOutcome};
 
@@ -313,26 +314,7 @@ pub(super) async fn write_batch(
     pool: &PgPool,
     events: Vec<TaskRunEvent>,
 ) -> Result<WriteOutcome, StoreError> {
-    // Merge the batch's own events first: one row change per run, whatever the batch holds.
-    let mut rejected = Vec::new();
-    let mut incoming: BTreeMap<Uuid, (RunState, DateTime<Utc>)> = BTreeMap::new();
-    for event in events {
-        let event = match event.prepare() {
-            Ok(event) => event,
-            Err(violation) => {
-                rejected.push(violation);
-                continue;
-            }
-        };
-        let digest = event.run.key().digest();
-        match incoming.remove(&digest) {
-            Some((state, seen)) => incoming.insert(
-                digest,
-                (state.merge(event.run), seen.min(event.observed_at)),
-            ),
-            None => incoming.insert(digest, (event.run, event.observed_at)),
-        };
-    }
+    let (incoming, rejected) = merge_incoming(events);
     if incoming.is_empty() {
         return Ok(WriteOutcome {
             changed: Vec::new(),

@@ -1,48 +1,21 @@
 //! The batch write on SQLite: merge events into rows and rollups, in one transaction, with the
 //! same rules as the PostgreSQL write (`postgres/write.rs`).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
-use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use chrono::{DurationRound, TimeDelta, Utc};
 use serde_json::{Value, json};
 use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 use tasklens_model::{
-    Contribution, RollupChanges, RollupDelta, RollupKey, RuleViolation, RunKey, RunState,
-    SourceSystem, TaskRunEvent,
+    Contribution, RollupChanges, RollupDelta, RollupKey, RunKey, SourceSystem, TaskRunEvent,
 };
 use uuid::Uuid;
 
 use super::rows::{RUN_COLUMNS, histogram, histogram_text, micros, stored_run};
 use crate::error::StoreError;
+use crate::incoming::{Incoming, merge_incoming};
 use crate::live::{LiveEvent, LocalLiveHub};
 use crate::types::{RunChange, StoredRun, WriteOutcome};
-
-/// A batch's events merged per run (keyed by the run key's digest, so runs are handled in the
-/// same order as on PostgreSQL), with the earliest time one was observed; and the events refused.
-type Incoming = BTreeMap<Uuid, (RunState, DateTime<Utc>)>;
-
-/// Validates and caps each event (a refused event is reported alone), then merges the batch's
-/// own events per run. Pure.
-fn merge_incoming(events: Vec<TaskRunEvent>) -> (Incoming, Vec<RuleViolation>) {
-    let mut rejected = Vec::new();
-    let mut incoming = Incoming::new();
-    for event in events {
-        let event = match event.prepare() {
-            Ok(event) => event,
-            Err(violation) => {
-                rejected.push(violation);
-                continue;
-            }
-        };
-        let digest = event.run.key().digest();
-        let merged = match incoming.remove(&digest) {
-            Some((state, seen)) => (state.merge(event.run), seen.min(event.observed_at)),
-            None => (event.run, event.observed_at),
-        };
-        incoming.insert(digest, merged);
-    }
-    (incoming, rejected)
-}
 
 /// A run's columns as the JSON array the statements below read (`value ->> i`): timestamps in
 /// microseconds, ids as hex, params as JSON text.
@@ -368,52 +341,4 @@ pub(super) async fn write_batch(
         "batch written"
     );
     Ok(WriteOutcome { changed, rejected })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use tasklens_model::{RunKey, SourceSystem, TaskStatus};
-
-    fn event(task_id: &str, status: TaskStatus, at: DateTime<Utc>) -> TaskRunEvent {
-        let key = RunKey {
-            source: SourceSystem::Celery,
-            task_id: task_id.into(),
-            attempt: 0,
-        };
-        TaskRunEvent {
-            observed_at: at,
-            run: RunState {
-                started_at: Some(at),
-                ..RunState::new(key, "score_message", status)
-            },
-        }
-    }
-
-    #[test]
-    fn a_batch_is_merged_per_run_and_keeps_the_first_sighting() {
-        let t0 = DateTime::from_timestamp_micros(1_000_000).expect("valid");
-        let t1 = t0 + TimeDelta::seconds(1);
-        let bad = TaskRunEvent {
-            run: RunState {
-                started_at: None,
-                ..event("c", TaskStatus::Running, t0).run
-            },
-            ..event("c", TaskStatus::Running, t0)
-        };
-        let (incoming, rejected) = merge_incoming(vec![
-            event("a", TaskStatus::Running, t1),
-            event("b", TaskStatus::Running, t0),
-            event("a", TaskStatus::Running, t0),
-            bad,
-        ]);
-        assert_eq!(incoming.len(), 2);
-        assert_eq!(rejected.len(), 1);
-        let (state, seen) = incoming
-            .values()
-            .find(|(s, _)| s.task_id == "a")
-            .expect("run a");
-        assert_eq!(*seen, t0);
-        assert_eq!(state.started_at, Some(t0), "the earliest start is kept");
-    }
 }
