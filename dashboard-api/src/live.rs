@@ -248,20 +248,29 @@ impl ClientQueue {
     }
 
     /// Queues a message; a full queue is emptied and owes the client one resync.
+    #[cfg(test)]
     fn push(&self, message: Utf8Bytes) {
+        self.push_all(std::iter::once(message));
+    }
+
+    /// Queues messages in order, under one lock; whenever the queue is full it is emptied and
+    /// owes the client one resync.
+    fn push_all(&self, messages: impl Iterator<Item = Utf8Bytes>) {
         let was_idle = {
             let mut state = self.lock();
             let was_idle = state.messages.is_empty() && state.resync.is_none();
-            if state.messages.len() >= self.capacity {
-                state.messages.clear();
-                if state.resync.is_none() {
-                    state.resync = Some(ResyncReason::SlowClient);
-                    telemetry::websocket_resync(ResyncReason::SlowClient.as_str());
+            for message in messages {
+                if state.messages.len() >= self.capacity {
+                    state.messages.clear();
+                    if state.resync.is_none() {
+                        state.resync = Some(ResyncReason::SlowClient);
+                        telemetry::websocket_resync(ResyncReason::SlowClient.as_str());
+                    }
+                } else {
+                    state.messages.push_back(message);
                 }
-            } else {
-                state.messages.push_back(message);
             }
-            was_idle
+            was_idle && !(state.messages.is_empty() && state.resync.is_none())
         };
         // A writer only waits after finding the queue empty, so only the push that ends an empty
         // spell needs to wake it.
@@ -384,28 +393,35 @@ impl LiveHub {
         self.lock().values().cloned().collect()
     }
 
-    /// Queues each status change for every client whose filter admits it.
+    /// Queues each status change for every client whose filter admits it. Each message is
+    /// serialized once; each client's queue is locked once per batch of events.
     fn fan_out(&self, events: &[LiveEvent]) {
         let slots = self.slots();
         if slots.is_empty() {
             return;
         }
-        for event in events {
-            let Some(message) = ServerMessage::of_event(event) else {
-                continue;
-            };
-            let status = RunStatus::from(event.status);
-            let text = Utf8Bytes::from(message.to_text());
-            for slot in &slots {
-                let admitted = slot
-                    .filter
-                    .read()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .admits(&event.task_name, status);
-                if admitted {
-                    slot.queue.push(text.clone());
-                }
-            }
+        let messages: Vec<(&str, RunStatus, Utf8Bytes)> = events
+            .iter()
+            .filter_map(|event| {
+                let message = ServerMessage::of_event(event)?;
+                Some((
+                    event.task_name.as_str(),
+                    RunStatus::from(event.status),
+                    Utf8Bytes::from(message.to_text()),
+                ))
+            })
+            .collect();
+        if messages.is_empty() {
+            return;
+        }
+        for slot in &slots {
+            let filter = slot.filter.read().unwrap_or_else(PoisonError::into_inner);
+            slot.queue.push_all(
+                messages
+                    .iter()
+                    .filter(|(task_name, status, _)| filter.admits(task_name, *status))
+                    .map(|(_, _, text)| text.clone()),
+            );
         }
     }
 

@@ -13,7 +13,7 @@
 //! target/release/api_load live --base-url http://127.0.0.1:18080 --otlp http://127.0.0.1:14317
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -27,6 +27,7 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status, status};
 use tasklens_model::conventions as conv;
+use tasklens_store::{LiveUpdate, PgStore, PgStoreOptions, TaskStore};
 use tokio_tungstenite::tungstenite::Message;
 
 const TASKS: [&str; 10] = [
@@ -87,6 +88,10 @@ enum Cmd {
         /// Seconds to wait for the last messages after sending ends.
         #[arg(long, default_value_t = 5)]
         drain_secs: u64,
+        /// The collector's database: a separate LISTEN connection there records when each
+        /// run's commit notification arrives, and latencies are also reported from that moment.
+        #[arg(long)]
+        database_url: Option<String>,
     },
 }
 
@@ -303,6 +308,10 @@ fn request(spans: Vec<Span>) -> ExportTraceServiceRequest {
 #[derive(Debug, Default)]
 struct ClientResult {
     latencies_ms: Vec<f64>,
+    /// Receive time minus the time a separate listener saw the commit's notification.
+    from_commit_ms: Vec<f64>,
+    /// Runs whose notification had not been seen yet when the client got them: (index, µs).
+    unresolved: Vec<(usize, i64)>,
     /// Status changes of this run's spans (one per run: each span is a finished run).
     received: u64,
     resyncs: u64,
@@ -310,12 +319,47 @@ struct ClientResult {
 }
 
 /// The text of a string field in a server message, found without parsing the whole message:
-/// 200 clients on the same 2 cores must not spend the machine parsing JSON.
-fn string_field<'a>(body: &'a str, key: &str) -> Option<&'a str> {
-    let pattern = format!("\"{key}\":\"");
-    let start = body.find(&pattern)? + pattern.len();
+/// 200 clients on the same 2 cores must not spend the machine parsing JSON. `pattern` is the
+/// field's key with its quotes, colon and opening quote (`"task_id":"`).
+fn string_field<'a>(body: &'a str, pattern: &str) -> Option<&'a str> {
+    let start = body.find(pattern)? + pattern.len();
     let len = body[start..].find('"')?;
     Some(&body[start..start + len])
+}
+
+/// The run number in a task id of this run (`live-{tag}-{n}`).
+fn run_index(task_id: &str, prefix: &str) -> Option<usize> {
+    task_id.strip_prefix(prefix)?.parse().ok()
+}
+
+/// Records, per run of this load, when a LISTEN connection of its own received the run's
+/// notification: PostgreSQL delivers it at commit, so this is the commit as a listener sees it.
+async fn watch_commits(
+    database_url: &str,
+    prefix: String,
+    commit_seen: Arc<Vec<AtomicI64>>,
+) -> Result<tokio::task::JoinHandle<u64>> {
+    let store = PgStore::connect(database_url, &PgStoreOptions::default()).await?;
+    let mut subscription = store.subscribe().await?;
+    Ok(tokio::spawn(async move {
+        let mut missed = 0;
+        loop {
+            match subscription.recv().await {
+                Ok(LiveUpdate::Events(events)) => {
+                    let now = Utc::now().timestamp_micros();
+                    for event in events {
+                        if let Some(slot) =
+                            run_index(&event.task_id, &prefix).and_then(|n| commit_seen.get(n))
+                        {
+                            slot.store(now, Ordering::Relaxed);
+                        }
+                    }
+                }
+                Ok(LiveUpdate::Missed) => missed += 1,
+                Err(_) => return missed,
+            }
+        }
+    }))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -327,6 +371,7 @@ async fn live(
     secs: u64,
     spans_per_request: u64,
     drain_secs: u64,
+    database_url: Option<&str>,
 ) -> Result<()> {
     let ws_url = format!(
         "{}/api/v1/monitoring/ws",
@@ -334,13 +379,24 @@ async fn live(
     );
     let tag = u64::try_from(Utc::now().timestamp_micros()).unwrap_or(1);
     let prefix = format!("live-{tag:x}-");
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let total = (rate * secs as f64) as u64;
+    let commit_seen: Arc<Vec<AtomicI64>> = Arc::new(
+        (0..usize::try_from(total)?)
+            .map(|_| AtomicI64::new(0))
+            .collect(),
+    );
+    let watcher = match database_url {
+        Some(url) => Some(watch_commits(url, prefix.clone(), commit_seen.clone()).await?),
+        None => None,
+    };
     let stop = Arc::new(tokio::sync::Notify::new());
     let mut tasks = Vec::new();
     for _ in 0..clients {
         let (mut ws, _) = tokio_tungstenite::connect_async(&ws_url)
             .await
             .with_context(|| format!("connect {ws_url}"))?;
-        let (stop, prefix) = (stop.clone(), prefix.clone());
+        let (stop, prefix, commit_seen) = (stop.clone(), prefix.clone(), commit_seen.clone());
         tasks.push(tokio::spawn(async move {
             let mut r = ClientResult::default();
             let stopped = stop.notified();
@@ -353,13 +409,21 @@ async fn live(
                         let received = Utc::now();
                         let Message::Text(body) = msg else { continue };
                         let body = body.as_str();
-                        match string_field(body, "type") {
+                        match string_field(body, r#""type":""#) {
                             Some("task_status_changed") => {
-                                let Some(id) = string_field(body, "task_id") else { continue };
+                                let Some(id) = string_field(body, r#""task_id":""#) else { continue };
                                 if !id.starts_with(&prefix) { r.other += 1; continue; }
-                                if let Some(ts) = string_field(body, "timestamp").and_then(|t| t.parse::<DateTime<Utc>>().ok()) {
+                                if let Some(ts) = string_field(body, r#""timestamp":""#).and_then(|t| t.parse::<DateTime<Utc>>().ok()) {
                                     #[allow(clippy::cast_precision_loss)]
                                     r.latencies_ms.push((received - ts).num_microseconds().unwrap_or(0) as f64 / 1000.0);
+                                }
+                                if let Some(n) = run_index(id, &prefix) {
+                                    let received = received.timestamp_micros();
+                                    match commit_seen.get(n).map(|c| c.load(Ordering::Relaxed)) {
+                                        #[allow(clippy::cast_precision_loss)]
+                                        Some(seen) if seen > 0 => r.from_commit_ms.push((received - seen) as f64 / 1000.0),
+                                        _ => r.unresolved.push((n, received)),
+                                    }
                                 }
                                 r.received += 1;
                             }
@@ -376,8 +440,6 @@ async fn live(
     tokio::time::sleep(Duration::from_secs(1)).await;
 
     // Sender: one gRPC client per 1,000 runs/s of rate (at least one), requests due on a schedule.
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    let total = (rate * secs as f64) as u64;
     let requests = total.div_ceil(spans_per_request);
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     let senders = ((rate / 1000.0).ceil() as u64).clamp(1, 8);
@@ -429,9 +491,22 @@ async fn live(
     tokio::time::sleep(Duration::from_secs(drain_secs)).await;
     stop.notify_waiters();
     let mut all = Vec::new();
+    let mut from_commit = Vec::new();
     let (mut resyncs, mut missed, mut complete, mut other) = (0u64, 0u64, 0usize, 0u64);
     for t in tasks {
-        let r = t.await?;
+        let mut r = t.await?;
+        for (n, received) in r.unresolved.drain(..) {
+            // Got before the listener saw the commit (or the listener missed it): the client
+            // was faster than a second listener, so count it from the later of the two.
+            let seen = commit_seen.get(n).map_or(0, |c| c.load(Ordering::Relaxed));
+            #[allow(clippy::cast_precision_loss)]
+            from_commit.push(if seen > 0 {
+                (received - seen) as f64 / 1000.0
+            } else {
+                0.0
+            });
+        }
+        from_commit.extend(r.from_commit_ms);
         resyncs += r.resyncs;
         other += r.other;
         let got = r.received;
@@ -442,6 +517,11 @@ async fn live(
         all.extend(r.latencies_ms);
     }
     all.sort_by(f64::total_cmp);
+    from_commit.sort_by(f64::total_cmp);
+    let commits_seen = commit_seen
+        .iter()
+        .filter(|c| c.load(Ordering::Relaxed) > 0)
+        .count();
     #[allow(clippy::cast_precision_loss)]
     let sent_rate = total as f64 / send_secs;
     println!(
@@ -453,16 +533,27 @@ async fn live(
         all.len(),
         total * clients as u64
     );
-    println!("| p50 ms | p90 ms | p99 ms | p99.9 ms | max ms |");
-    println!("|---:|---:|---:|---:|---:|");
-    println!(
-        "| {:.1} | {:.1} | **{:.1}** | {:.1} | {:.1} |",
-        percentile(&all, 0.5),
-        percentile(&all, 0.9),
-        percentile(&all, 0.99),
-        percentile(&all, 0.999),
-        all.last().copied().unwrap_or(f64::NAN)
-    );
+    println!("| latency from | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    let row = |label: &str, sorted: &[f64]| {
+        println!(
+            "| {label} | {:.1} | {:.1} | **{:.1}** | {:.1} | {:.1} |",
+            percentile(sorted, 0.5),
+            percentile(sorted, 0.9),
+            percentile(sorted, 0.99),
+            percentile(sorted, 0.999),
+            sorted.last().copied().unwrap_or(f64::NAN)
+        );
+    };
+    row("the run's updated_at (batch start)", &all);
+    if let Some(watcher) = watcher {
+        row(
+            "the commit's notification at a second listener",
+            &from_commit,
+        );
+        watcher.abort();
+        println!("commit notifications seen for {commits_seen} of {total} runs");
+    }
     Ok(())
 }
 
@@ -484,6 +575,7 @@ async fn main() -> Result<()> {
             secs,
             spans_per_request,
             drain_secs,
+            database_url,
         } => {
             live(
                 &base_url,
@@ -493,6 +585,7 @@ async fn main() -> Result<()> {
                 secs,
                 spans_per_request,
                 drain_secs,
+                database_url.as_deref(),
             )
             .await
         }
