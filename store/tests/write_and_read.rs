@@ -4,7 +4,7 @@
 
 mod common;
 
-use chrono::{TimeDelta, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use common::{Backend, Life, all_runs, base_time, on_both_backends, store};
 use serde_json::json;
 use sqlx::PgPool;
@@ -648,6 +648,73 @@ async fn free_text_finds_runs_by_their_params(backend: Backend) {
     assert_eq!(page.items.len(), 50);
 }
 
+/// Free-text matches spread over weeks come back newest first across day boundaries, page after
+/// page, with an exact count, and within a date range; a future-dated run is found too.
+async fn free_text_pages_run_newest_first_across_days(backend: Backend) {
+    let now = Utc::now();
+    let store = store(&backend, now).await;
+    let mut expected = Vec::new();
+    let mut events = Vec::new();
+    // Days back from now, three matching runs each (hours apart), plus one that does not match.
+    for days_back in [-1_i64, 0, 1, 2, 3, 5, 9, 17, 29, 45] {
+        for hour in [1_i64, 7, 13] {
+            let t0 = now - TimeDelta::days(days_back) - TimeDelta::hours(hour);
+            let id = format!("walk-{days_back}-{hour}");
+            events.push(
+                Life {
+                    failure: Some(format!("upstream timeout talking to {id}")),
+                    ..Life::new(&id, "score_message", t0)
+                }
+                .finished(),
+            );
+            expected.push((t0, id));
+        }
+        let t0 = now - TimeDelta::days(days_back) - TimeDelta::hours(3);
+        events.push(Life::new(&format!("quiet-{days_back}"), "score_message", t0).finished());
+    }
+    store.write_batch(events).await.expect("write");
+    expected.sort_by(|a, b| b.0.cmp(&a.0));
+    let ids_between = |from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>| -> Vec<String> {
+        expected
+            .iter()
+            .filter(|(t, _)| from.is_none_or(|f| *t >= f) && to.is_none_or(|e| *t < e))
+            .map(|(_, id)| id.clone())
+            .collect()
+    };
+    for (start, end) in [
+        (None, None),
+        (
+            Some(now - TimeDelta::days(10)),
+            Some(now - TimeDelta::days(1)),
+        ),
+        (None, Some(now - TimeDelta::days(4))),
+        (Some(now - TimeDelta::days(20)), None),
+    ] {
+        let want = ids_between(start, end);
+        let mut got = Vec::new();
+        for page in 1..=20 {
+            let result = store
+                .history(&HistoryQuery {
+                    text: Some("UPSTREAM TIMEOUT".into()),
+                    start,
+                    end,
+                    page,
+                    page_size: 4,
+                    ..Default::default()
+                })
+                .await
+                .expect("history");
+            assert_eq!(result.total_count, want.len() as i64, "{start:?}..{end:?}");
+            assert!(result.total_is_exact);
+            if result.items.is_empty() {
+                break;
+            }
+            got.extend(result.items.into_iter().map(|r| r.state.task_id));
+        }
+        assert_eq!(got, want, "{start:?}..{end:?}");
+    }
+}
+
 /// Makes every batch holding a run of the task type `poison` fail inside its transaction, after
 /// the other runs of the batch were written: a database refusal the store cannot foresee.
 async fn refuse_poison_inside_the_transaction(backend: &Backend) {
@@ -737,5 +804,6 @@ on_both_backends!(
     every_committed_change_is_published_live,
     a_free_text_count_stops_at_its_cap,
     free_text_finds_runs_by_their_params,
+    free_text_pages_run_newest_first_across_days,
     a_rolled_back_batch_publishes_nothing_and_keeps_nothing,
 );

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Postgres, QueryBuilder, Row};
-use tasklens_model::window::split;
+use tasklens_model::window::{search_windows, split};
 use tasklens_model::{Contribution, Histogram, RollupDelta, TaskStatus, WindowPiece};
 
 use super::rows::{RUN_COLUMNS, status, stored_run};
@@ -167,26 +167,9 @@ fn push_history_filters<'a>(qb: &mut QueryBuilder<'a, Postgres>, query: &'a Hist
     }
 }
 
-/// Counts the runs matching `query`: from rollups (plus raw rows at the edges) when the filters
-/// allow; over raw rows, up to [`HistoryQuery::TEXT_COUNT_CAP`], when free text is involved.
-/// Returns the count and whether it is exact.
+/// Counts the runs matching `query` (no free text: see `text_history`) from rollups, plus raw
+/// rows at the edges of the range. Exact.
 async fn history_count(pool: &PgPool, query: &HistoryQuery) -> Result<(i64, bool), StoreError> {
-    if query.text.as_deref().is_some_and(|t| !t.trim().is_empty()) {
-        // Newest first with a limit: the same index walk as the page, stopping at the cap.
-        let mut qb = QueryBuilder::<Postgres>::new(
-            "SELECT count(*) FROM (SELECT 1 FROM task_execution_logs",
-        );
-        push_history_filters(&mut qb, query);
-        qb.push(" ORDER BY created_at DESC, id DESC LIMIT ")
-            .push_bind(HistoryQuery::TEXT_COUNT_CAP + 1)
-            .push(") AS matches");
-        let count: i64 = qb.build().fetch_one(pool).await?.try_get(0)?;
-        return Ok(if count > HistoryQuery::TEXT_COUNT_CAP {
-            (HistoryQuery::TEXT_COUNT_CAP, false)
-        } else {
-            (count, true)
-        });
-    }
     let start = query.start.unwrap_or(DateTime::UNIX_EPOCH);
     let pieces = split(start, query.end);
     let scope = Scope {
@@ -204,11 +187,81 @@ async fn history_count(pool: &PgPool, query: &HistoryQuery) -> Result<(i64, bool
     Ok((count, true))
 }
 
+/// A free-text page: walks time windows newest first (`search_windows`), collecting the
+/// matches' keys until the page and the count cap are covered, then reads the page's rows. Over
+/// 30 days a common word fills the cap within the newest day; one query over every partition
+/// would sort every match first.
+async fn text_history(pool: &PgPool, query: &HistoryQuery) -> Result<HistoryPage, StoreError> {
+    let page_size = usize::try_from(query.page_size).unwrap_or(usize::MAX);
+    let offset = usize::try_from(query.page - 1)
+        .unwrap_or(usize::MAX)
+        .saturating_mul(page_size);
+    let cap = usize::try_from(HistoryQuery::TEXT_COUNT_CAP).unwrap_or(usize::MAX);
+    let wanted = offset.saturating_add(page_size).max(cap + 1);
+    let mut keys: Vec<(i64, DateTime<Utc>)> = Vec::new();
+    for (from, to) in search_windows(query.start, query.end, Utc::now()) {
+        let mut qb =
+            QueryBuilder::<Postgres>::new("SELECT id, created_at FROM task_execution_logs");
+        push_history_filters(&mut qb, query);
+        if let Some(from) = from {
+            qb.push(" AND created_at >= ").push_bind(from);
+        }
+        if let Some(to) = to {
+            qb.push(" AND created_at < ").push_bind(to);
+        }
+        qb.push(" ORDER BY created_at DESC, id DESC LIMIT ")
+            .push_bind(i64::try_from(wanted - keys.len()).unwrap_or(i64::MAX));
+        for row in qb.build().fetch_all(pool).await? {
+            keys.push((row.try_get("id")?, row.try_get("created_at")?));
+        }
+        if keys.len() >= wanted {
+            break;
+        }
+    }
+    let (total_count, total_is_exact) = if keys.len() > cap {
+        (HistoryQuery::TEXT_COUNT_CAP, false)
+    } else {
+        (i64::try_from(keys.len()).unwrap_or(i64::MAX), true)
+    };
+    let page_keys = keys
+        .get(offset..keys.len().min(offset.saturating_add(page_size)))
+        .unwrap_or_default();
+    let items = match (page_keys.first(), page_keys.last()) {
+        (Some(newest), Some(oldest)) => {
+            let ids: Vec<i64> = page_keys.iter().map(|(id, _)| *id).collect();
+            // The time bounds let PostgreSQL read only the partitions the page lies in.
+            let sql = format!(
+                "SELECT {RUN_COLUMNS} FROM task_execution_logs \
+                 WHERE id = ANY($1) AND created_at >= $2 AND created_at <= $3 \
+                 ORDER BY created_at DESC, id DESC"
+            );
+            let rows = sqlx::query(&sql)
+                .bind(ids)
+                .bind(oldest.1)
+                .bind(newest.1)
+                .fetch_all(pool)
+                .await?;
+            rows.iter().map(stored_run).collect::<Result<Vec<_>, _>>()?
+        }
+        _ => Vec::new(),
+    };
+    Ok(HistoryPage {
+        total_count,
+        total_is_exact,
+        page: query.page,
+        page_size: query.page_size,
+        items,
+    })
+}
+
 pub(super) async fn history(
     pool: &PgPool,
     query: &HistoryQuery,
 ) -> Result<HistoryPage, StoreError> {
     query.validate().map_err(StoreError::InvalidQuery)?;
+    if query.text.as_deref().is_some_and(|t| !t.trim().is_empty()) {
+        return text_history(pool, query).await;
+    }
     let mut qb =
         QueryBuilder::<Postgres>::new(format!("SELECT {RUN_COLUMNS} FROM task_execution_logs"));
     push_history_filters(&mut qb, query);
