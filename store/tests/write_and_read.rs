@@ -673,7 +673,7 @@ async fn free_text_pages_run_newest_first_across_days(backend: Backend) {
         events.push(Life::new(&format!("quiet-{days_back}"), "score_message", t0).finished());
     }
     store.write_batch(events).await.expect("write");
-    expected.sort_by(|a, b| b.0.cmp(&a.0));
+    expected.sort_by_key(|(t, _)| std::cmp::Reverse(*t));
     let ids_between = |from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>| -> Vec<String> {
         expected
             .iter()
