@@ -611,6 +611,11 @@ async fn free_text_finds_runs_by_their_params(backend: Backend) {
     );
     assert_eq!(search("ALICE@EXAMPLE.COM").await, ["p-alice"]);
     assert_eq!(search("4242").await, ["p-alice"], "a number");
+    assert_eq!(
+        search(r#""user": "bob""#).await,
+        ["p-bob"],
+        "spelled as the page shows params, on both backends"
+    );
     assert_eq!(search("deep value").await, ["p-list"], "nested in an array");
     assert_eq!(
         search("chat_id").await,

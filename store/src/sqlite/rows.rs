@@ -94,8 +94,58 @@ pub(super) fn stored_run(row: &SqliteRow) -> Result<StoredRun, StoreError> {
     })
 }
 
+/// Writes JSON the way PostgreSQL prints `jsonb` (`{"a": 1, "b": [1, 2]}`), so free text over
+/// params matches the same spellings on both backends, including what the page shows.
+struct JsonbStyle;
+
+impl serde_json::ser::Formatter for JsonbStyle {
+    fn begin_array_value<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        if first {
+            Ok(())
+        } else {
+            writer.write_all(b", ")
+        }
+    }
+
+    fn begin_object_key<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        if first {
+            Ok(())
+        } else {
+            writer.write_all(b", ")
+        }
+    }
+
+    fn begin_object_value<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+    ) -> std::io::Result<()> {
+        writer.write_all(b": ")
+    }
+}
+
+/// The stored text of params: JSON in PostgreSQL's `jsonb` spacing.
+pub(super) fn params_text(params: &serde_json::Value) -> Result<String, StoreError> {
+    use serde::Serialize;
+    let mut out = Vec::new();
+    let mut serializer = serde_json::Serializer::with_formatter(&mut out, JsonbStyle);
+    params
+        .serialize(&mut serializer)
+        .map_err(|e| StoreError::Corrupt(format!("params: {e}")))?;
+    String::from_utf8(out).map_err(|e| StoreError::Corrupt(format!("params: {e}")))
+}
+
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]
@@ -113,5 +163,14 @@ mod tests {
     fn timestamps_round_trip_at_microsecond_precision() {
         let ts = DateTime::from_timestamp_micros(1_795_000_000_123_456).expect("valid");
         assert_eq!(timestamp(micros(ts)).expect("valid"), ts);
+    }
+
+    #[test]
+    fn params_are_stored_in_postgres_jsonb_spacing() {
+        let text =
+            params_text(&json!({"b": [1, 2, {"c": null}], "a": "x, y: z"})).expect("serializes");
+        assert_eq!(text, r#"{"a": "x, y: z", "b": [1, 2, {"c": null}]}"#);
+        assert_eq!(params_text(&json!([])).expect("empty"), "[]");
+        assert_eq!(params_text(&json!({})).expect("empty"), "{}");
     }
 }

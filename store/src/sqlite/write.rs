@@ -11,7 +11,7 @@ use tasklens_model::{
 };
 use uuid::Uuid;
 
-use super::rows::{RUN_COLUMNS, histogram, histogram_text, micros, stored_run};
+use super::rows::{RUN_COLUMNS, histogram, histogram_text, micros, params_text, stored_run};
 use crate::error::StoreError;
 use crate::incoming::{Incoming, merge_incoming};
 use crate::live::{LiveEvent, LocalLiveHub};
@@ -83,12 +83,7 @@ fn hex(bytes: &[u8]) -> String {
 /// A run as the JSON array of `RUN_FIELDS`, with its id last.
 fn run_fields(run: &StoredRun) -> Result<Value, StoreError> {
     let s = &run.state;
-    let params = s
-        .params
-        .as_ref()
-        .map(serde_json::to_string)
-        .transpose()
-        .map_err(|e| StoreError::Corrupt(format!("params: {e}")))?;
+    let params = s.params.as_ref().map(params_text).transpose()?;
     Ok(json!([
         micros(run.created_at),
         micros(run.updated_at),
