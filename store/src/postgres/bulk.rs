@@ -1,5 +1,6 @@
 //! Bulk import by binary COPY: the fastest way in, for backfills and for the benchmark's
-//! baseline. It bypasses the merge: rows must be new runs.
+//! baseline. It bypasses the merge: rows must be new runs. `write_batch` uses the same encoding
+//! for the new runs of a batch, after its merge.
 
 use std::collections::HashSet;
 
@@ -11,19 +12,19 @@ use super::write::apply_rollups;
 use crate::error::StoreError;
 use crate::types::StoredRun;
 
-const COPY_RUNS: &str = "COPY task_execution_logs (id, created_at, updated_at, enqueued_at, \
+pub(super) const COPY_RUNS: &str = "COPY task_execution_logs (id, created_at, updated_at, enqueued_at, \
      started_at, completed_at, duration_ms, queue_wait_ms, attempt, status, source, task_name, \
      task_id, trace_id, span_id, queue, service_name, worker_host, error_type, params, \
      error_message, error_traceback) FROM STDIN (FORMAT binary)";
 const COPY_KEYS: &str = "COPY task_run_keys (run_key, id, created_at) FROM STDIN (FORMAT binary)";
 
 /// PostgreSQL's binary COPY format: a header, tuples of length-prefixed fields, a trailer.
-struct CopyBuffer {
+pub(super) struct CopyBuffer {
     bytes: Vec<u8>,
 }
 
 impl CopyBuffer {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         let mut bytes = Vec::with_capacity(1 << 20);
         bytes.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
         bytes.extend_from_slice(&0i32.to_be_bytes()); // flags
@@ -73,13 +74,13 @@ impl CopyBuffer {
         self.i64(value.and_then(|t| (t - epoch).num_microseconds()));
     }
 
-    fn finish(mut self) -> Vec<u8> {
+    pub(super) fn finish(mut self) -> Vec<u8> {
         self.bytes.extend_from_slice(&(-1i16).to_be_bytes());
         self.bytes
     }
 }
 
-fn encode_run(buf: &mut CopyBuffer, run: &StoredRun) {
+pub(super) fn encode_run(buf: &mut CopyBuffer, run: &StoredRun) {
     let s: &RunState = &run.state;
     buf.tuple(22);
     buf.i64(Some(run.id));

@@ -9,6 +9,7 @@ use sqlx::{PgPool, Postgres, Row, Transaction};
 use tasklens_model::{Contribution, RollupChanges, RollupDelta, RollupKey, TaskRunEvent};
 use uuid::Uuid;
 
+use super::bulk::{COPY_RUNS, CopyBuffer, encode_run};
 use super::rows::{RUN_COLUMNS, stored_run};
 use crate::error::StoreError;
 use crate::incoming::merge_incoming;
@@ -32,19 +33,6 @@ const UNNEST_RUNS: &str = "unnest($1::int8[], $2::timestamptz[], $3::timestamptz
      AS u(id, created_at, updated_at, enqueued_at, started_at, completed_at, duration_ms, \
      queue_wait_ms, attempt, status, source, task_name, task_id, trace_id, span_id, queue, \
      service_name, worker_host, error_type, params, error_message, error_traceback)";
-
-fn insert_sql() -> String {
-    format!(
-        "INSERT INTO task_execution_logs (id, created_at, updated_at, enqueued_at, started_at, \
-         completed_at, duration_ms, queue_wait_ms, attempt, status, source, task_name, task_id, \
-         trace_id, span_id, queue, service_name, worker_host, error_type, params, error_message, \
-         error_traceback) \
-         SELECT id, created_at, updated_at, enqueued_at, started_at, completed_at, duration_ms, \
-         queue_wait_ms, attempt, status::task_status, source::task_source, task_name, task_id, \
-         trace_id, span_id, queue, service_name, worker_host, error_type, params, error_message, \
-         error_traceback FROM {UNNEST_RUNS}"
-    )
-}
 
 fn update_sql() -> String {
     format!(
@@ -138,16 +126,15 @@ impl RunColumns {
         self.id.is_empty()
     }
 
-    /// Runs `sql` over these rows; `partition_bounds` also binds `$23`/`$24` to the earliest and
-    /// latest `created_at`, for statements that use them to skip partitions.
+    /// Runs `sql` over these rows, with `$23`/`$24` bound to the earliest and latest
+    /// `created_at` so that the statement skips the other partitions.
     async fn execute(
         self,
         sql: &str,
-        partition_bounds: bool,
         tx: &mut Transaction<'_, Postgres>,
     ) -> Result<u64, StoreError> {
         let (low, high) = bounds(&self.created_at);
-        let mut query = sqlx::query(sql)
+        let query = sqlx::query(sql)
             .bind(self.id)
             .bind(self.created_at)
             .bind(self.updated_at)
@@ -170,10 +157,12 @@ impl RunColumns {
             .bind(self.params)
             .bind(self.error_message)
             .bind(self.error_traceback);
-        if partition_bounds {
-            query = query.bind(low).bind(high);
-        }
-        Ok(query.execute(&mut **tx).await?.rows_affected())
+        Ok(query
+            .bind(low)
+            .bind(high)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected())
     }
 }
 
@@ -371,7 +360,10 @@ pub(super) async fn write_batch(
     let now = Utc::now()
         .duration_trunc(TimeDelta::microseconds(1))
         .unwrap_or_else(|_| Utc::now());
-    let (mut inserts, mut updates) = (RunColumns::default(), RunColumns::default());
+    // New runs go in by binary COPY (no statement to parse, no arrays to unnest); changed runs
+    // by one UPDATE over arrays.
+    let (mut inserts, mut inserted) = (CopyBuffer::new(), 0usize);
+    let mut updates = RunColumns::default();
     let mut rollups = RollupChanges::default();
     let mut changed = Vec::new();
     for (digest, (state, _)) in incoming {
@@ -403,7 +395,10 @@ pub(super) async fn write_batch(
         };
         match &before {
             Some(_) => updates.push(&run),
-            None => inserts.push(&run),
+            None => {
+                encode_run(&mut inserts, &run);
+                inserted += 1;
+            }
         }
         changed.push(RunChange {
             run,
@@ -411,12 +406,14 @@ pub(super) async fn write_batch(
         });
     }
     timer.step("merge");
-    if !inserts.is_empty() {
-        inserts.execute(&insert_sql(), false, &mut tx).await?;
+    if inserted > 0 {
+        let mut copy = tx.copy_in_raw(COPY_RUNS).await?;
+        copy.send(inserts.finish()).await?;
+        copy.finish().await?;
     }
     timer.step("insert");
     if !updates.is_empty() {
-        updates.execute(&update_sql(), true, &mut tx).await?;
+        updates.execute(&update_sql(), &mut tx).await?;
     }
     timer.step("update");
     apply_rollups(rollups.into_changes(), &mut tx).await?;
