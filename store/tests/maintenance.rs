@@ -144,3 +144,68 @@ async fn only_one_maintenance_runs_at_a_time(pool: PgPool) {
 }
 
 on_both_backends!(retention_drops_whole_days_and_everything_that_refers_to_them);
+
+// PostgreSQL only: partitions. Writers keep putting runs of a day that has no partition yet
+// into the default partition while maintenance creates that day's partition: it must neither
+// fail nor lose a run.
+#[sqlx::test(migrations = "../migrations")]
+async fn a_partition_is_created_while_writers_fill_its_day(pool: PgPool) {
+    let now = base_time();
+    let store = store(&Backend::postgres(pool.clone()), now).await;
+    let later = now + TimeDelta::days(20); // no partition yet: runs land in the default one
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut writers = Vec::new();
+    for writer in 0..3 {
+        let (store, stop) = (store.clone(), stop.clone());
+        writers.push(tokio::spawn(async move {
+            let mut written = 0usize;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) || written == 0 {
+                let batch = (0..20)
+                    .flat_map(|i| {
+                        Life::new(&format!("w{writer}-{written}-{i}"), "score_message", later).all()
+                    })
+                    .collect();
+                store.write_batch(batch).await.expect("write");
+                written += 1;
+            }
+            written * 20
+        }));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let report = store
+        .maintain(&RetentionPolicy {
+            now: later,
+            ..RetentionPolicy::new(30)
+        })
+        .await
+        .expect("maintenance succeeds while writers write");
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut expected = 0;
+    for writer in writers {
+        expected += writer.await.expect("writer");
+    }
+    assert!(
+        report
+            .partitions_created
+            .contains(&format!("task_execution_logs_p{}", later.format("%Y%m%d"))),
+        "{report:?}"
+    );
+    assert!(report.rows_moved_from_default > 0, "{report:?}");
+    assert_eq!(all_runs(&store).await.len(), expected);
+    let left_in_default: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM task_execution_logs_default")
+            .fetch_one(&pool)
+            .await
+            .expect("count");
+    let created_day_rows: i64 = sqlx::query_scalar(&format!(
+        "SELECT count(*) FROM task_execution_logs_p{}",
+        later.format("%Y%m%d")
+    ))
+    .fetch_one(&pool)
+    .await
+    .expect("count");
+    assert_eq!(
+        left_in_default + created_day_rows,
+        i64::try_from(expected).expect("fits")
+    );
+}

@@ -55,6 +55,13 @@ async fn create_partition(conn: &mut PgConnection, day: NaiveDate) -> Result<u64
     let name = partition_name(day);
     let (from, to) = (day_start(day), day_start(day) + TimeDelta::days(1));
     let mut tx = conn.begin().await?;
+    // Creating a partition takes this lock anyway; taking it before looking into the default
+    // partition means no writer can put a row of this day there between the look and the
+    // create (which would fail the create: "updated partition constraint for default partition
+    // would be violated"). Writers wait for the few milliseconds this takes, once a day.
+    sqlx::query("LOCK TABLE task_execution_logs IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *tx)
+        .await?;
     let waiting: bool = sqlx::query(
         "SELECT EXISTS (SELECT 1 FROM task_execution_logs_default \
          WHERE created_at >= $1 AND created_at < $2)",
