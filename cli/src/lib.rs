@@ -96,6 +96,11 @@ pub struct CollectorOptions {
     #[arg(long, env = "TASKLENS_BATCH_MAX_DELAY_MS", default_value_t = 10,
           value_parser = clap::value_parser!(u64).range(0..=10_000))]
     pub batch_max_delay_ms: u64,
+    /// Batches written at once (each its own transaction), so a batch does not wait for the
+    /// one before it to commit.
+    #[arg(long, env = "TASKLENS_BATCH_WRITERS", default_value_t = 2,
+          value_parser = clap::value_parser!(u64).range(1..=16))]
+    pub batch_writers: u64,
     /// Events accepted but not yet committed, at most; beyond it senders are told to retry.
     #[arg(long, env = "TASKLENS_QUEUE_CAPACITY", default_value_t = 50_000,
           value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
@@ -129,6 +134,7 @@ impl CollectorOptions {
             pipeline: PipelineConfig {
                 batch_max_events: to_usize(self.batch_max_events),
                 batch_max_delay: Duration::from_millis(self.batch_max_delay_ms),
+                batch_writers: to_usize(self.batch_writers),
                 queue_capacity: to_usize(self.queue_capacity),
             },
             token: self.otlp_token.clone(),

@@ -23,6 +23,10 @@ pub struct PipelineConfig {
     pub batch_max_events: usize,
     /// ...or once its first event has waited this long.
     pub batch_max_delay: Duration,
+    /// Batches being written at once. While one commits the next is already being written, so
+    /// a submission does not wait for the batch before it; the store keeps concurrent writers
+    /// of one run correct (they lock its key in turn).
+    pub batch_writers: usize,
     /// Events accepted but not yet committed, at most.
     pub queue_capacity: usize,
 }
@@ -32,6 +36,7 @@ impl Default for PipelineConfig {
         PipelineConfig {
             batch_max_events: 2000,
             batch_max_delay: Duration::from_millis(10),
+            batch_writers: 2,
             queue_capacity: 50_000,
         }
     }
@@ -141,7 +146,17 @@ async fn run_batcher(
     permits: Arc<Semaphore>,
     capacity: usize,
 ) {
-    while let Some(first) = receiver.recv().await {
+    let writers = Arc::new(Semaphore::new(config.batch_writers.max(1)));
+    let mut in_flight = tokio::task::JoinSet::new();
+    loop {
+        // A batch starts once a writer is free: while all are busy, submissions gather into
+        // the next batch instead of waiting in line one by one.
+        let Ok(writer) = writers.clone().acquire_owned().await else {
+            break;
+        };
+        let Some(first) = receiver.recv().await else {
+            break;
+        };
         let deadline = Instant::now() + config.batch_max_delay;
         let mut count = first.events.len();
         let mut batch = vec![first];
@@ -154,9 +169,17 @@ async fn run_batcher(
                 Ok(None) | Err(_) => break,
             }
         }
-        write(store.as_ref(), batch, count).await;
-        telemetry::queue_depth(capacity - permits.available_permits());
+        let (store, permits) = (store.clone(), permits.clone());
+        in_flight.spawn(async move {
+            write(store.as_ref(), batch, count).await;
+            telemetry::queue_depth(capacity - permits.available_permits());
+            drop(writer);
+        });
+        // Reap finished writes so the set stays as small as the number of writers.
+        while in_flight.try_join_next().is_some() {}
     }
+    // Drained: every accepted submission is answered before the batcher ends.
+    while in_flight.join_next().await.is_some() {}
 }
 
 async fn write(store: &dyn TaskStore, batch: Vec<Submission>, count: usize) {

@@ -442,3 +442,51 @@ async fn retention_runs_on_its_schedule_inside_the_service(pool: PgPool) {
     .await;
     collector.shutdown().await.expect("shutdown");
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_batch_does_not_wait_for_the_batch_before_it(pool: PgPool) {
+    let mut config = test_config();
+    config.pipeline.batch_writers = 2;
+    let (collector, store) = collector(pool.clone(), config).await;
+    let addr = collector.http_addr;
+    let send = |n: u64| async move {
+        post(
+            addr,
+            "application/x-protobuf",
+            request(tasklens_spans(n, "score_message", false)).encode_to_vec(),
+            &[],
+        )
+        .await
+        .status()
+    };
+    assert_eq!(send(1).await, StatusCode::OK);
+    // Another session holds the first run's key: a batch touching that run waits for it.
+    let mut holder = pool.begin().await.expect("begin");
+    sqlx::query("SELECT run_key FROM task_run_keys FOR UPDATE")
+        .fetch_all(&mut *holder)
+        .await
+        .expect("lock the run keys");
+    let blocked = tokio::spawn(send(1));
+    wait_until("the resent run's batch waits for the key", || {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT count(*) FROM pg_stat_activity \
+                 WHERE wait_event_type = 'Lock' AND query LIKE '%task_run_keys%'",
+            )
+            .fetch_one(&pool)
+            .await
+            .is_ok_and(|waiting| waiting > 0)
+        }
+    })
+    .await;
+    // A new run goes through the second writer and is answered meanwhile.
+    let other = tokio::time::timeout(Duration::from_secs(20), send(2))
+        .await
+        .expect("answered while the batch before it still waits");
+    assert_eq!(other, StatusCode::OK);
+    assert!(!blocked.is_finished(), "the first batch still waits");
+    holder.rollback().await.expect("release");
+    assert_eq!(blocked.await.expect("answer"), StatusCode::OK);
+    assert_eq!(runs(&store).await.len(), 2);
+}
