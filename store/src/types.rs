@@ -240,6 +240,8 @@ pub struct MaintenanceReport {
     pub default_rows_deleted: u64,
     pub run_keys_deleted: u64,
     pub rollup_rows_deleted: u64,
+    /// Partitions whose planner statistics were refreshed (yesterday's, once its day is over).
+    pub partitions_analyzed: Vec<String>,
 }
 
 /// Disk used by the store (tables with their TOAST, and indexes).

@@ -209,3 +209,43 @@ async fn a_partition_is_created_while_writers_fill_its_day(pool: PgPool) {
         i64::try_from(expected).expect("fits")
     );
 }
+
+// PostgreSQL only: planner statistics. The hourly job analyzes yesterday's partition once.
+#[sqlx::test(migrations = "../migrations")]
+async fn yesterdays_partition_is_analyzed_once_not_every_hour(pool: PgPool) {
+    let now = base_time();
+    let store = Backend::postgres(pool.clone()).store();
+    let policy = RetentionPolicy {
+        now,
+        ..RetentionPolicy::new(30)
+    };
+    let yesterday = format!(
+        "task_execution_logs_p{}",
+        (now - TimeDelta::days(1)).format("%Y%m%d")
+    );
+    let first = store.maintain(&policy).await.expect("maintain");
+    assert_eq!(first.partitions_analyzed, [yesterday.clone()]);
+    let an_hour_later = store
+        .maintain(&RetentionPolicy {
+            now: now + TimeDelta::hours(1),
+            ..RetentionPolicy::new(30)
+        })
+        .await
+        .expect("maintain");
+    assert!(
+        an_hour_later.partitions_analyzed.is_empty(),
+        "{an_hour_later:?}"
+    );
+    // The next day, the day that just ended is analyzed.
+    let tomorrow = store
+        .maintain(&RetentionPolicy {
+            now: now + TimeDelta::days(1),
+            ..RetentionPolicy::new(30)
+        })
+        .await
+        .expect("maintain");
+    assert_eq!(
+        tomorrow.partitions_analyzed,
+        [format!("task_execution_logs_p{}", now.format("%Y%m%d"))]
+    );
+}
