@@ -224,7 +224,7 @@ async fn yesterdays_partition_is_analyzed_once_not_every_hour(pool: PgPool) {
         (now - TimeDelta::days(1)).format("%Y%m%d")
     );
     let first = store.maintain(&policy).await.expect("maintain");
-    assert_eq!(first.partitions_analyzed, [yesterday.clone()]);
+    assert_eq!(first.partitions_analyzed, [yesterday]);
     let an_hour_later = store
         .maintain(&RetentionPolicy {
             now: now + TimeDelta::hours(1),
