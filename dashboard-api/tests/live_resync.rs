@@ -13,9 +13,9 @@ use tasklens_dashboard_api::ApiConfig;
 use tasklens_model::TaskStatus::{Pending, Success};
 use tasklens_store::TaskStore;
 
-use common::proxy::DbProxy;
 use common::ws::{self, WAIT, next_change, next_json, subscribe};
 use common::{Api, Run, store};
+use tasklens_test_support::DbProxy;
 
 /// Writes a new pending run directly to the database (not through the proxy).
 async fn write_pending(direct: &dyn TaskStore, task_id: &str) {
@@ -30,7 +30,7 @@ async fn write_pending(direct: &dyn TaskStore, task_id: &str) {
 #[sqlx::test(migrations = "../migrations")]
 async fn a_lost_listener_connection_makes_clients_resync_and_the_hub_listens_again(pool: PgPool) {
     let direct = store(pool.clone()).await;
-    let proxy = DbProxy::start(&pool).await;
+    let proxy = DbProxy::to_server_of(&pool).await;
     let api = Api::start(Arc::new(proxy.store(&pool).await), ApiConfig::default()).await;
     let mut client = ws::connect(&api.ws_url(""), None).await.expect("connect");
     subscribe(&mut client, Value::Null, Value::Null).await;

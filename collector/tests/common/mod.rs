@@ -1,10 +1,10 @@
 //! Shared by the collector's tests: a collector on free ports over a fresh database, OTLP
-//! request builders, and a TCP proxy in front of PostgreSQL that a test can cut.
+//! request builders, and a collector behind a TCP proxy (`tasklens_test_support::DbProxy`) that a
+//! test can cut.
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -15,8 +15,8 @@ use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Sta
 use sqlx::PgPool;
 use tasklens_collector::{CollectorConfig, RunningCollector};
 use tasklens_model::conventions as conv;
-use tasklens_store::{HistoryQuery, PgStore, PgStoreOptions, StoredRun, TaskStore};
-use tokio::net::{TcpListener, TcpStream};
+use tasklens_store::{HistoryQuery, PgStore, StoredRun, TaskStore};
+pub use tasklens_test_support::DbProxy;
 
 pub fn local() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 0))
@@ -43,13 +43,6 @@ pub async fn collector(pool: PgPool, config: CollectorConfig) -> (RunningCollect
         .await
         .expect("collector starts");
     (running, store)
-}
-
-pub fn database_url(pool: &PgPool, addr: SocketAddr) -> String {
-    format!(
-        "postgres://postgres@{addr}/{}",
-        pool.connect_options().get_database().expect("a database")
-    )
 }
 
 /// Every run, newest first.
@@ -179,97 +172,13 @@ pub fn request(spans: Vec<Span>) -> ExportTraceServiceRequest {
     }
 }
 
-/// A TCP proxy in front of PostgreSQL: `cut` drops every connection and refuses new ones (the
-/// database "goes away"), `stall` accepts but forwards nothing, `restore` brings it back.
-#[derive(Clone)]
-pub struct DbProxy {
-    pub addr: SocketAddr,
-    mode: Arc<AtomicU8>,
-    generation: Arc<tokio::sync::watch::Sender<u64>>,
-}
-
-const OPEN: u8 = 0;
-const CUT: u8 = 1;
-const STALL: u8 = 2;
-
-impl DbProxy {
-    pub async fn start(upstream: SocketAddr) -> DbProxy {
-        let listener = TcpListener::bind(local()).await.expect("bind proxy");
-        let addr = listener.local_addr().expect("addr");
-        let mode = Arc::new(AtomicU8::new(OPEN));
-        let (generation, _) = tokio::sync::watch::channel(0u64);
-        let proxy = DbProxy {
-            addr,
-            mode,
-            generation: Arc::new(generation),
-        };
-        let accept = proxy.clone();
-        tokio::spawn(async move {
-            while let Ok((client, _)) = listener.accept().await {
-                let mode = accept.mode.load(Ordering::SeqCst);
-                if mode == CUT {
-                    drop(client);
-                    continue;
-                }
-                let mut cut = accept.generation.subscribe();
-                tokio::spawn(async move {
-                    if mode == STALL {
-                        let _ = cut.changed().await;
-                        return;
-                    }
-                    let Ok(server) = TcpStream::connect(upstream).await else {
-                        return;
-                    };
-                    let (mut client, mut server) = (client, server);
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
-                        _ = cut.changed() => {}
-                    }
-                });
-            }
-        });
-        proxy
-    }
-
-    fn set(&self, mode: u8) {
-        self.mode.store(mode, Ordering::SeqCst);
-        self.generation.send_modify(|g| *g += 1);
-    }
-
-    pub fn cut(&self) {
-        self.set(CUT);
-    }
-
-    pub fn stall(&self) {
-        self.set(STALL);
-    }
-
-    /// Back to normal; stalled connections are dropped so clients reconnect.
-    pub fn restore(&self) {
-        self.set(OPEN);
-    }
-}
-
-/// A store that reaches the test's database through `proxy`.
-pub async fn store_through(pool: &PgPool, proxy: &DbProxy) -> PgStore {
-    PgStore::connect(
-        &database_url(pool, proxy.addr),
-        &PgStoreOptions {
-            max_connections: 4,
-            acquire_timeout: Duration::from_secs(2),
-        },
-    )
-    .await
-    .expect("connect through the proxy")
-}
-
 /// A collector whose database connections go through a fresh [`DbProxy`] the test can cut.
 pub async fn collector_through_proxy(
     pool: &PgPool,
     config: CollectorConfig,
 ) -> (RunningCollector, DbProxy) {
-    let proxy = DbProxy::start(([127, 0, 0, 1], 5432).into()).await;
-    let store = store_through(pool, &proxy).await;
+    let proxy = DbProxy::to_server_of(pool).await;
+    let store = proxy.store(pool).await;
     store
         .maintain(&tasklens_store::RetentionPolicy::new(30))
         .await

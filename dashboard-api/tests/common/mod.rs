@@ -193,5 +193,4 @@ pub fn sorted(names: &[&str]) -> Vec<String> {
     names
 }
 
-pub mod proxy;
 pub mod ws;
