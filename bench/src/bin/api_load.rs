@@ -20,28 +20,18 @@ use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
 use futures_util::StreamExt;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
-use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
-use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::common::v1::any_value;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status, status};
+use opentelemetry_proto::tonic::trace::v1::{Span, Status, status};
+use tasklens_bench::otlp::{TASKS, attr, request, text};
 use tasklens_model::conventions as conv;
 use tasklens_store::{LiveUpdate, PgStore, PgStoreOptions, TaskStore};
 use tokio_tungstenite::tungstenite::Message;
 
-const TASKS: [&str; 10] = [
-    "ingest_telegram_messages",
-    "embed_messages_batch",
-    "embed_atoms_batch",
-    "score_message",
-    "score_unscored_messages",
-    "extract_knowledge_from_messages",
-    "scheduled_knowledge_extraction",
-    "scheduled_auto_approval",
-    "scheduled_notification_alert",
-    "scheduled_daily_digest",
-];
+/// The resource of the spans this client sends.
+const SERVICE: &str = "live-load";
+const HOST: &str = "load";
 
 #[derive(Debug, Parser)]
 struct Args {
@@ -240,18 +230,6 @@ async fn http(
     Ok(())
 }
 
-fn attr(key: &str, value: any_value::Value) -> KeyValue {
-    KeyValue {
-        key: key.to_owned(),
-        value: Some(AnyValue { value: Some(value) }),
-        ..Default::default()
-    }
-}
-
-fn text(key: &str, value: &str) -> KeyValue {
-    attr(key, any_value::Value::StringValue(value.to_owned()))
-}
-
 /// Finished run `n` of this invocation (`tag` keeps task ids unique across invocations).
 fn run_span(n: u64, tag: u64, start_ns: u64) -> Span {
     let task = TASKS[(n % 10) as usize];
@@ -287,22 +265,6 @@ fn run_span(n: u64, tag: u64, start_ns: u64) -> Span {
         });
     }
     span
-}
-
-fn request(spans: Vec<Span>) -> ExportTraceServiceRequest {
-    ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            resource: Some(Resource {
-                attributes: vec![text("service.name", "live-load"), text("host.name", "load")],
-                ..Default::default()
-            }),
-            scope_spans: vec![ScopeSpans {
-                spans,
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-    }
 }
 
 #[derive(Debug, Default)]
@@ -470,7 +432,7 @@ async fn live(
                     .map(|n| run_span(n, tag, now_ns - 2_000_000_000))
                     .collect();
                 loop {
-                    match client.export(request(spans.clone())).await {
+                    match client.export(request(SERVICE, HOST, spans.clone())).await {
                         Ok(_) => break,
                         Err(s)
                             if s.code() == tonic::Code::ResourceExhausted

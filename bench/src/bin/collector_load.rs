@@ -15,30 +15,20 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow, bail};
 use chrono::{TimeDelta, Utc};
 use clap::Parser;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
-use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
-use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::common::v1::any_value;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status, status};
+use opentelemetry_proto::tonic::trace::v1::{Span, Status, status};
 use sqlx::Connection;
+use tasklens_bench::otlp::{TASKS, attr, request, text};
 use tasklens_model::conventions as conv;
 use tasklens_model::{RunKey, RunState, SourceSystem, TaskStatus};
 use tasklens_store::{PgStore, PgStoreOptions, StoredRun, TaskStore};
 use tokio::sync::Mutex;
 
-const TASKS: [&str; 10] = [
-    "ingest_telegram_messages",
-    "embed_messages_batch",
-    "embed_atoms_batch",
-    "score_message",
-    "score_unscored_messages",
-    "extract_knowledge_from_messages",
-    "scheduled_knowledge_extraction",
-    "scheduled_auto_approval",
-    "scheduled_notification_alert",
-    "scheduled_daily_digest",
-];
+/// The resource of the spans this client sends.
+const SERVICE: &str = "load";
+const HOST: &str = "load-host";
 
 #[derive(Debug, Parser)]
 struct Args {
@@ -60,18 +50,6 @@ struct Args {
     /// Seconds of the fixed-rate phases (half load, 3x overload).
     #[arg(long, default_value_t = 20)]
     phase_secs: u64,
-}
-
-fn attr(key: &str, value: any_value::Value) -> KeyValue {
-    KeyValue {
-        key: key.to_owned(),
-        value: Some(AnyValue { value: Some(value) }),
-        ..Default::default()
-    }
-}
-
-fn text(key: &str, value: &str) -> KeyValue {
-    attr(key, any_value::Value::StringValue(value.to_owned()))
 }
 
 /// A traceback of about 1.5 KB, like the Python ones the seed describes.
@@ -185,22 +163,6 @@ fn run_row(n: u64, id: i64, base: chrono::DateTime<Utc>) -> StoredRun {
     }
 }
 
-fn request(spans: Vec<Span>) -> ExportTraceServiceRequest {
-    ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            resource: Some(Resource {
-                attributes: vec![text("service.name", "load"), text("host.name", "load-host")],
-                ..Default::default()
-            }),
-            scope_spans: vec![ScopeSpans {
-                spans,
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-    }
-}
-
 async fn fresh_database(server: &str, name: &str) -> Result<String> {
     let mut admin = sqlx::PgConnection::connect(&format!("{server}/postgres")).await?;
     sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
@@ -290,7 +252,7 @@ async fn send_until_accepted(
 ) -> Result<()> {
     loop {
         let started = Instant::now();
-        match client.export(request(spans.clone())).await {
+        match client.export(request(SERVICE, HOST, spans.clone())).await {
             Ok(_) => {
                 let us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
                 tally.latencies_us.lock().await.push(us);
