@@ -134,6 +134,18 @@ pub struct HistoryPage {
 }
 
 impl HistoryPage {
+    /// The page `query` asked for, holding `items`, with the count of all matches.
+    pub fn of(query: &HistoryQuery, items: Vec<StoredRun>, total: (i64, bool)) -> Self {
+        let (total_count, total_is_exact) = total;
+        HistoryPage {
+            total_count,
+            total_is_exact,
+            page: query.page,
+            page_size: query.page_size,
+            items,
+        }
+    }
+
     pub fn total_pages(&self) -> i64 {
         let size = i64::from(self.page_size.max(1));
         (self.total_count + size - 1) / size

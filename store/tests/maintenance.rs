@@ -215,35 +215,31 @@ async fn a_partition_is_created_while_writers_fill_its_day(pool: PgPool) {
 async fn yesterdays_partition_is_analyzed_once_not_every_hour(pool: PgPool) {
     let now = base_time();
     let store = Backend::postgres(pool.clone()).store();
-    let policy = RetentionPolicy {
-        now,
-        ..RetentionPolicy::new(30)
+    let maintain_at = |now| {
+        let store = store.clone();
+        async move {
+            store
+                .maintain(&RetentionPolicy {
+                    now,
+                    ..RetentionPolicy::new(30)
+                })
+                .await
+                .expect("maintain")
+        }
     };
     let yesterday = format!(
         "task_execution_logs_p{}",
         (now - TimeDelta::days(1)).format("%Y%m%d")
     );
-    let first = store.maintain(&policy).await.expect("maintain");
+    let first = maintain_at(now).await;
     assert_eq!(first.partitions_analyzed, [yesterday]);
-    let an_hour_later = store
-        .maintain(&RetentionPolicy {
-            now: now + TimeDelta::hours(1),
-            ..RetentionPolicy::new(30)
-        })
-        .await
-        .expect("maintain");
+    let an_hour_later = maintain_at(now + TimeDelta::hours(1)).await;
     assert!(
         an_hour_later.partitions_analyzed.is_empty(),
         "{an_hour_later:?}"
     );
     // The next day, the day that just ended is analyzed.
-    let tomorrow = store
-        .maintain(&RetentionPolicy {
-            now: now + TimeDelta::days(1),
-            ..RetentionPolicy::new(30)
-        })
-        .await
-        .expect("maintain");
+    let tomorrow = maintain_at(now + TimeDelta::days(1)).await;
     assert_eq!(
         tomorrow.partitions_analyzed,
         [format!("task_execution_logs_p{}", now.format("%Y%m%d"))]

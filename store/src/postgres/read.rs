@@ -218,7 +218,7 @@ async fn text_history(pool: &PgPool, query: &HistoryQuery) -> Result<HistoryPage
             break;
         }
     }
-    let (total_count, total_is_exact) = if keys.len() > cap {
+    let total = if keys.len() > cap {
         (HistoryQuery::TEXT_COUNT_CAP, false)
     } else {
         (i64::try_from(keys.len()).unwrap_or(i64::MAX), true)
@@ -245,13 +245,7 @@ async fn text_history(pool: &PgPool, query: &HistoryQuery) -> Result<HistoryPage
         }
         _ => Vec::new(),
     };
-    Ok(HistoryPage {
-        total_count,
-        total_is_exact,
-        page: query.page,
-        page_size: query.page_size,
-        items,
-    })
+    Ok(HistoryPage::of(query, items, total))
 }
 
 pub(super) async fn history(
@@ -272,14 +266,8 @@ pub(super) async fn history(
         .push_bind(offset);
     let rows = qb.build().fetch_all(pool).await?;
     let items = rows.iter().map(stored_run).collect::<Result<Vec<_>, _>>()?;
-    let (total_count, total_is_exact) = history_count(pool, query).await?;
-    Ok(HistoryPage {
-        total_count,
-        total_is_exact,
-        page: query.page,
-        page_size: query.page_size,
-        items,
-    })
+    let total = history_count(pool, query).await?;
+    Ok(HistoryPage::of(query, items, total))
 }
 
 pub(super) async fn run(pool: &PgPool, id: i64) -> Result<Option<RunDetail>, StoreError> {

@@ -227,14 +227,8 @@ pub(super) async fn history(
         .push_bind(offset);
     let rows = qb.build().fetch_all(pool).await?;
     let items = rows.iter().map(stored_run).collect::<Result<Vec<_>, _>>()?;
-    let (total_count, total_is_exact) = history_count(pool, query).await?;
-    Ok(HistoryPage {
-        total_count,
-        total_is_exact,
-        page: query.page,
-        page_size: query.page_size,
-        items,
-    })
+    let total = history_count(pool, query).await?;
+    Ok(HistoryPage::of(query, items, total))
 }
 
 pub(super) async fn run(pool: &SqlitePool, id: i64) -> Result<Option<RunDetail>, StoreError> {
