@@ -96,15 +96,13 @@ pub async fn timeseries(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
 ) -> Result<JsonBody, ApiError> {
-    let params = QueryParams::parse(raw.as_deref());
-    // Validated now; the window itself is placed when the store is asked.
-    params::timeseries(&params, Utc::now())?;
+    let now = Utc::now();
+    let (query, granularity) = params::timeseries(&QueryParams::parse(raw.as_deref()), now)?;
     let store = &state.store;
+    // Keyed by the query string: the window moves with `now`, the question does not.
     state
         .read_cache
         .get_or_load("timeseries", raw.as_deref().unwrap_or(""), || async move {
-            let now = Utc::now();
-            let (query, granularity) = params::timeseries(&params, now)?;
             let mut points: Vec<TimeseriesPointItem> = store
                 .timeseries(&query)
                 .await?
