@@ -92,8 +92,9 @@ pub struct CollectorOptions {
     #[arg(long, env = "TASKLENS_BATCH_MAX_EVENTS", default_value_t = 2000,
           value_parser = clap::value_parser!(u64).range(1..=100_000))]
     pub batch_max_events: u64,
-    /// ...or when its first event has waited this many milliseconds.
-    #[arg(long, env = "TASKLENS_BATCH_MAX_DELAY_MS", default_value_t = 10,
+    /// ...or when its first event has waited this many milliseconds for more (0: a free writer
+    /// takes what is queued at once; under load batches grow while the writers are busy).
+    #[arg(long, env = "TASKLENS_BATCH_MAX_DELAY_MS", default_value_t = 0,
           value_parser = clap::value_parser!(u64).range(0..=10_000))]
     pub batch_max_delay_ms: u64,
     /// Batches written at once (each its own transaction), so a batch does not wait for the

@@ -13,6 +13,7 @@ pub mod ingest;
 pub mod pipeline;
 pub mod recognize;
 pub mod retention;
+pub mod search_backlog;
 pub mod server;
 pub mod telemetry;
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use tasklens_model::TaskRunEvent;
 use tasklens_store::TaskStore;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -21,7 +21,11 @@ use crate::telemetry;
 pub struct PipelineConfig {
     /// A batch is written once it holds this many events...
     pub batch_max_events: usize,
-    /// ...or once its first event has waited this long.
+    /// ...or once its first event has waited this long for company. Zero (the default) takes
+    /// what is queued when a writer is free: under load the writers are busy and submissions
+    /// gather while they wait, so batches grow by themselves; at light load a timer would only
+    /// add its wait to every answer (10 ms made the ack p99 at half load 60-83 ms instead of
+    /// 52-54, BENCHMARKS.md).
     pub batch_max_delay: Duration,
     /// Batches being written at once. While one commits the next is already being written, so
     /// a submission does not wait for the batch before it; the store keeps concurrent writers
@@ -35,7 +39,7 @@ impl Default for PipelineConfig {
     fn default() -> Self {
         PipelineConfig {
             batch_max_events: 2000,
-            batch_max_delay: Duration::from_millis(10),
+            batch_max_delay: Duration::ZERO,
             batch_writers: 2,
             queue_capacity: 50_000,
         }
@@ -93,7 +97,12 @@ impl std::fmt::Debug for Pipeline {
 impl Pipeline {
     /// Starts the batcher; the handle ends once every `Pipeline` clone is dropped and the
     /// queue is drained.
-    pub fn start(store: Arc<dyn TaskStore>, config: PipelineConfig) -> (Pipeline, JoinHandle<()>) {
+    /// `committed` is signalled after every commit (the search-backlog folder waits on it).
+    pub fn start(
+        store: Arc<dyn TaskStore>,
+        config: PipelineConfig,
+        committed: Arc<Notify>,
+    ) -> (Pipeline, JoinHandle<()>) {
         let (sender, receiver) = mpsc::unbounded_channel();
         let capacity = config.queue_capacity.max(1);
         let permits = Arc::new(Semaphore::new(capacity));
@@ -103,6 +112,7 @@ impl Pipeline {
             receiver,
             permits.clone(),
             capacity,
+            committed,
         ));
         (
             Pipeline {
@@ -145,6 +155,7 @@ async fn run_batcher(
     mut receiver: mpsc::UnboundedReceiver<Submission>,
     permits: Arc<Semaphore>,
     capacity: usize,
+    committed: Arc<Notify>,
 ) {
     let writers = Arc::new(Semaphore::new(config.batch_writers.max(1)));
     let mut in_flight = tokio::task::JoinSet::new();
@@ -169,9 +180,11 @@ async fn run_batcher(
                 Ok(None) | Err(_) => break,
             }
         }
-        let (store, permits) = (store.clone(), permits.clone());
+        let (store, permits, committed) = (store.clone(), permits.clone(), committed.clone());
         in_flight.spawn(async move {
-            write(store.as_ref(), batch, count).await;
+            if write(store.as_ref(), batch, count).await {
+                committed.notify_one();
+            }
             telemetry::queue_depth(capacity - permits.available_permits());
             drop(writer);
         });
@@ -182,7 +195,8 @@ async fn run_batcher(
     while in_flight.join_next().await.is_some() {}
 }
 
-async fn write(store: &dyn TaskStore, batch: Vec<Submission>, count: usize) {
+/// Writes one batch and answers its submitters; returns whether it committed.
+async fn write(store: &dyn TaskStore, batch: Vec<Submission>, count: usize) -> bool {
     let mut events = Vec::with_capacity(count);
     let mut replies = Vec::with_capacity(batch.len());
     for submission in batch {
@@ -209,8 +223,10 @@ async fn write(store: &dyn TaskStore, batch: Vec<Submission>, count: usize) {
             Err(SubmitError::Failed(err.to_string()))
         }
     };
+    let committed = outcome.is_ok();
     for (reply, permit) in replies {
         let _ = reply.send(outcome.clone());
         drop(permit);
     }
+    committed
 }

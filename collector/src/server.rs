@@ -9,7 +9,7 @@ use std::time::Duration;
 use tasklens_model::Redactor;
 use tasklens_store::TaskStore;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 use tower::util::MapResponseLayer;
 
@@ -17,7 +17,7 @@ use crate::auth::TokenCheck;
 use crate::ingest::Ingest;
 use crate::pipeline::{Pipeline, PipelineConfig};
 use crate::recognize::Recognizer;
-use crate::{admin, grpc, http, retention, telemetry};
+use crate::{admin, grpc, http, retention, search_backlog, telemetry};
 
 /// Everything the collector can be told.
 #[derive(Debug, Clone)]
@@ -116,7 +116,9 @@ pub async fn start(
     );
     let _ = telemetry::prometheus();
 
-    let (pipeline, batcher) = Pipeline::start(store.clone(), config.pipeline.clone());
+    let committed = Arc::new(Notify::new());
+    let (pipeline, batcher) =
+        Pipeline::start(store.clone(), config.pipeline.clone(), committed.clone());
     let redactor = Redactor::new(config.secret_keys.iter().map(String::as_str));
     let ingest = Arc::new(Ingest::new(
         Recognizer::new(redactor, config.join_capacity),
@@ -140,6 +142,11 @@ pub async fn start(
     .with_graceful_shutdown(stopped(stop_rx.clone()));
     let admin_server = axum::serve(admin_listener, admin::router(store.clone()))
         .with_graceful_shutdown(stopped(stop_rx.clone()));
+    let folder = tokio::spawn(search_backlog::run_folder(
+        store.clone(),
+        committed,
+        stopped(stop_rx.clone()),
+    ));
     let schedule = tokio::spawn(retention::run_schedule(
         store,
         config.retention_days,
@@ -158,6 +165,7 @@ pub async fn start(
         // queue, commits and answers, then ends.
         let _ = batcher.await;
         let _ = schedule.await;
+        let _ = folder.await;
         grpc.and(http).and(admin)
     });
     tracing::info!(%grpc_addr, %http_addr, %admin_addr, "collector listening");

@@ -49,6 +49,11 @@ pub fn batch_committed(events: usize, runs_written: usize, commit: Duration) {
     metrics::histogram!("tasklens_collector_commit_seconds").record(commit.as_secs_f64());
 }
 
+/// Pages of waiting free-text index entries folded off the write path.
+pub fn search_backlog_folded(pages: u64) {
+    metrics::counter!("tasklens_collector_search_backlog_pages_folded_total").increment(pages);
+}
+
 pub fn queue_depth(events: usize) {
     #[allow(clippy::cast_precision_loss)]
     metrics::gauge!("tasklens_collector_queue_events").set(events as f64);

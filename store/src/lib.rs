@@ -59,4 +59,13 @@ pub trait TaskStore: Send + Sync {
 
     /// Whether the database answers (for readiness probes).
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Folds the entries that writes left waiting for the free-text indexes into those indexes,
+    /// and returns how many pages of waiting entries it folded (0: nothing waited).
+    ///
+    /// A write only queues these entries, which is cheap; the write that finds the queue full
+    /// folds it itself, and its senders wait for that. A writer therefore calls this in the
+    /// background after its commits, so that no batch pays for the others' entries. On
+    /// PostgreSQL these are the GIN indexes' pending lists; the SQLite backend queues nothing.
+    async fn fold_search_backlog(&self) -> Result<u64, StoreError>;
 }

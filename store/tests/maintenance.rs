@@ -245,3 +245,50 @@ async fn yesterdays_partition_is_analyzed_once_not_every_hour(pool: PgPool) {
         [format!("task_execution_logs_p{}", now.format("%Y%m%d"))]
     );
 }
+
+/// The runs a free-text search finds, as sorted task ids.
+async fn found(store: &common::Store, text: &str) -> Vec<String> {
+    let page = store
+        .history(&tasklens_store::HistoryQuery {
+            text: Some(text.into()),
+            page_size: 200,
+            ..Default::default()
+        })
+        .await
+        .expect("history");
+    let mut ids: Vec<String> = page.items.into_iter().map(|r| r.state.task_id).collect();
+    ids.sort();
+    ids
+}
+
+// PostgreSQL only: the GIN pending lists (SQLite's indexes take their entries at once).
+#[sqlx::test(migrations = "../migrations")]
+async fn waiting_free_text_entries_are_folded_and_found_before_and_after(pool: PgPool) {
+    let now = Utc::now();
+    let store = store(&Backend::postgres(pool), now).await;
+    let mut events = Vec::new();
+    for i in 0..300 {
+        let mut life = Life::new(&format!("fold-{i:03}"), "score_message", now);
+        if i % 3 == 0 {
+            life.failure = Some(format!("upstream quota {i:03} exhausted"));
+        }
+        events.extend(life.all());
+    }
+    store.write_batch(events).await.expect("write");
+
+    // Params hold the task id ({"task": "fold-..."}); errors the quota text.
+    let by_params = found(&store, "\"fold-12").await;
+    let by_error = found(&store, "QUOTA 03").await;
+    assert_eq!(by_params.len(), 10, "{by_params:?}"); // fold-120 .. fold-129
+    assert_eq!(by_error, ["fold-030", "fold-033", "fold-036", "fold-039"]);
+
+    let folded = store.fold_search_backlog().await.expect("fold");
+    assert!(
+        folded > 0,
+        "the batch's entries waited in the pending lists"
+    );
+    assert_eq!(store.fold_search_backlog().await.expect("fold again"), 0);
+
+    assert_eq!(found(&store, "\"fold-12").await, by_params);
+    assert_eq!(found(&store, "QUOTA 03").await, by_error);
+}

@@ -50,6 +50,10 @@ struct Args {
     /// Seconds of the fixed-rate phases (half load, 3x overload).
     #[arg(long, default_value_t = 20)]
     phase_secs: u64,
+    /// Runs/s of the "half load" phase; default: half the full speed just measured. Fixing it
+    /// lets two builds be compared at the same offered load.
+    #[arg(long)]
+    half_load_rate: Option<f64>,
 }
 
 /// A traceback of about 1.5 KB, like the Python ones the seed describes.
@@ -410,7 +414,7 @@ async fn main() -> Result<()> {
     ));
 
     // 3. Half that load at a fixed rate: ack latency.
-    let half = max_rate / 2.0;
+    let half = args.half_load_rate.unwrap_or(max_rate / 2.0);
     let half_runs = (half * args.phase_secs as f64) as u64;
     let tally = Arc::new(Tally::default());
     let elapsed = send_load(

@@ -76,9 +76,16 @@ fn connect_options(url: &str) -> Result<PgConnectOptions, StoreError> {
     let options = PgConnectOptions::from_str(url).map_err(|e| invalid(e.to_string()))?;
     // Queries are built from optional filters, and data is skewed (few failed runs, many
     // successes): a plan made for the actual values beats a generic one. JIT compilation costs
-    // more than these short queries take.
+    // more than these short queries take. The free-text (GIN) indexes queue a write's entries
+    // in a pending list that the collector folds in the background (`fold_search_backlog`); a
+    // write that finds the list over its limit folds it inline instead, so the limit is set
+    // above what arrives between two background folds (4 MB by default).
     Ok(options
-        .options([("plan_cache_mode", "force_custom_plan"), ("jit", "off")])
+        .options([
+            ("plan_cache_mode", "force_custom_plan"),
+            ("jit", "off"),
+            ("gin_pending_list_limit", "16MB"),
+        ])
         .log_statements(tracing::log::LevelFilter::Trace))
 }
 
@@ -233,6 +240,10 @@ impl TaskStore for PgStore {
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
+    }
+
+    async fn fold_search_backlog(&self) -> Result<u64, StoreError> {
+        maintenance::fold_search_backlog(&self.pool).await
     }
 }
 
