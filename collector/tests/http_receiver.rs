@@ -394,12 +394,7 @@ async fn health_and_metrics(pool: PgPool) {
             .status(),
         StatusCode::OK
     );
-    let metrics = reqwest::get(format!("{base}/metrics"))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = metrics_page(collector.admin_addr).await;
     for name in [
         "tasklens_collector_spans_received_total{source=\"tasklens\"}",
         "tasklens_collector_task_runs_written_total",

@@ -20,14 +20,9 @@ fn counter(page: &str, name: &str) -> f64 {
 #[sqlx::test(migrations = "../migrations")]
 async fn the_collector_folds_the_free_text_backlog_after_its_commits(pool: PgPool) {
     let (collector, store) = collector(pool, test_config()).await;
-    let base = format!("http://{}", collector.admin_addr);
+    let admin = collector.admin_addr;
     let folded = || async {
-        let page = reqwest::get(format!("{base}/metrics"))
-            .await
-            .expect("metrics")
-            .text()
-            .await
-            .expect("text");
+        let page = metrics_page(admin).await;
         counter(
             &page,
             "tasklens_collector_search_backlog_pages_folded_total",

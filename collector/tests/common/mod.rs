@@ -211,3 +211,13 @@ pub async fn run_count(store: &PgStore) -> i64 {
         .map(|p| p.total_count)
         .unwrap_or(-1)
 }
+
+/// The collector's Prometheus page, from its admin address.
+pub async fn metrics_page(admin: SocketAddr) -> String {
+    reqwest::get(format!("http://{admin}/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text")
+}
