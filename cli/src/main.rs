@@ -2,6 +2,12 @@ use std::process::ExitCode;
 
 use tracing_subscriber::EnvFilter;
 
+/// mimalloc instead of the system allocator: decoding OTLP requests and encoding batches makes
+/// many short-lived allocations, and under load glibc's malloc and free took about half of the
+/// collector's CPU (perf, BENCHMARKS.md "Collector").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
