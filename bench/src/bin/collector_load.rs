@@ -254,9 +254,12 @@ async fn send_until_accepted(
     spans: Vec<Span>,
     tally: &Tally,
 ) -> Result<()> {
+    let export = request(SERVICE, HOST, spans);
     loop {
+        // Built before the clock starts: the time to answer is the collector's, not the copy's.
+        let attempt = export.clone();
         let started = Instant::now();
-        match client.export(request(SERVICE, HOST, spans.clone())).await {
+        match client.export(attempt).await {
             Ok(_) => {
                 let us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
                 tally.latencies_us.lock().await.push(us);

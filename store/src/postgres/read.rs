@@ -331,18 +331,23 @@ pub(super) async fn timeseries(
         qb.push(" AND task_name = ").push_bind(name.as_str());
     }
     qb.push(" ORDER BY bucket, task_name");
-    let mut points = Vec::new();
+    // A bucket's figures for one task type may be spread over several rollup lanes: the rows
+    // of one (bucket, task type) arrive together and are summed.
+    let mut summed: Vec<(DateTime<Utc>, String, RollupDelta)> = Vec::new();
     for row in qb.build().fetch_all(pool).await? {
+        let bucket: DateTime<Utc> = row.try_get("bucket")?;
+        let task_name: String = row.try_get("task_name")?;
         let figures = rollup_figures(&row)?;
-        if figures.total() > 0 {
-            points.push(figures::timeseries_point(
-                row.try_get("bucket")?,
-                row.try_get("task_name")?,
-                &figures,
-            ));
+        match summed.last_mut() {
+            Some((b, n, sum)) if *b == bucket && *n == task_name => sum.add(&figures),
+            _ => summed.push((bucket, task_name, figures)),
         }
     }
-    Ok(points)
+    Ok(summed
+        .into_iter()
+        .filter(|(_, _, figures)| figures.total() > 0)
+        .map(|(bucket, task_name, figures)| figures::timeseries_point(bucket, task_name, &figures))
+        .collect())
 }
 
 pub(super) async fn task_names(pool: &PgPool) -> Result<Vec<String>, StoreError> {

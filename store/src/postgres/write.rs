@@ -49,14 +49,29 @@ fn update_sql() -> String {
     )
 }
 
+/// The class (first key) of the transaction-scoped advisory locks that pick a rollup lane
+/// ("tlrl" in ASCII). Maintenance's session lock uses the one-key form, a separate key space.
+const ROLLUP_LANE_LOCK_CLASS: i32 = 0x746c_726c;
+
+/// How many lanes a transaction tries before it shares lane 0 (and waits for its rows).
+const ROLLUP_LANES: i32 = 64;
+
+/// Adds a batch's rollup deltas to the rows of one lane: the first lane whose advisory lock
+/// this transaction gets, held until it ends, so no two writing transactions share a lane's
+/// rows and neither waits for the other's commit. Readers sum the lanes of a bucket.
 const ROLLUP_SQL: &str = "\
-INSERT INTO task_rollups AS r (granularity, bucket, task_name, pending, running, success, failed,
-    duration_count, duration_sum_ms, duration_hist, wait_count, wait_sum_ms, wait_hist)
-SELECT g::rollup_granularity, b, n, p, ru, s, f, dc, ds, dh::bigint[], wc, ws, wh::bigint[]
+WITH lane AS MATERIALIZED (
+    SELECT coalesce((SELECT l FROM generate_series(0, $15 - 1) AS l
+                     WHERE pg_try_advisory_xact_lock($14, l) LIMIT 1), 0)::smallint AS lane
+)
+INSERT INTO task_rollups AS r (granularity, bucket, task_name, lane, pending, running, success,
+    failed, duration_count, duration_sum_ms, duration_hist, wait_count, wait_sum_ms, wait_hist)
+SELECT g::rollup_granularity, b, n, lane.lane, p, ru, s, f, dc, ds, dh::bigint[], wc, ws,
+    wh::bigint[]
 FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::int8[], $5::int8[], $6::int8[],
     $7::int8[], $8::int8[], $9::int8[], $10::text[], $11::int8[], $12::int8[], $13::text[])
-    AS u(g, b, n, p, ru, s, f, dc, ds, dh, wc, ws, wh)
-ON CONFLICT (granularity, bucket, task_name) DO UPDATE SET
+    AS u(g, b, n, p, ru, s, f, dc, ds, dh, wc, ws, wh), lane
+ON CONFLICT (granularity, bucket, task_name, lane) DO UPDATE SET
     pending = r.pending + EXCLUDED.pending,
     running = r.running + EXCLUDED.running,
     success = r.success + EXCLUDED.success,
@@ -240,6 +255,8 @@ pub(super) async fn apply_rollups(
         .bind(wc)
         .bind(ws)
         .bind(wh)
+        .bind(ROLLUP_LANE_LOCK_CLASS)
+        .bind(ROLLUP_LANES)
         .execute(&mut **tx)
         .await?;
     Ok(())
@@ -416,10 +433,11 @@ pub(super) async fn write_batch(
         updates.execute(&update_sql(), &mut tx).await?;
     }
     timer.step("update");
-    apply_rollups(rollups.into_changes(), &mut tx).await?;
-    timer.step("rollups");
     notify(&changed, &mut tx).await?;
     timer.step("notify");
+    // Last before the commit: the lane's rows stay locked for as short a time as possible.
+    apply_rollups(rollups.into_changes(), &mut tx).await?;
+    timer.step("rollups");
     tx.commit().await?;
     timer.step("commit");
     tracing::debug!(runs = changed.len(), steps = %timer, "batch written");
