@@ -106,6 +106,12 @@ pub struct CollectorOptions {
     #[arg(long, env = "TASKLENS_QUEUE_CAPACITY", default_value_t = 50_000,
           value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
     pub queue_capacity: u64,
+    /// Requests read and decoded at once (gRPC and HTTP together); a request beyond it is told
+    /// to retry before its body is read, so overload costs neither memory nor decoding.
+    #[arg(long, env = "TASKLENS_INGEST_CONCURRENCY",
+          default_value_t = tasklens_collector::ingest::DEFAULT_INGEST_CONCURRENCY as u64,
+          value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub ingest_concurrency: u64,
     /// Comma-separated parameter key patterns to redact (case-insensitive substrings).
     #[arg(
         long,
@@ -142,6 +148,7 @@ impl CollectorOptions {
             secret_keys: self.secret_keys.clone(),
             retention_days: self.retention_days,
             maintenance_interval: Duration::from_secs(self.maintenance_interval_secs),
+            ingest_concurrency: to_usize(self.ingest_concurrency),
             ..CollectorConfig::default()
         }
     }

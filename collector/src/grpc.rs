@@ -15,13 +15,13 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use tonic::codec::CompressionEncoding;
-use tonic::metadata::MetadataMap;
 use tonic::service::Routes;
+use tonic::service::interceptor::InterceptedService;
 use tonic::{Code, Request, Response, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
 use crate::http::{logs_response, trace_response};
-use crate::ingest::Ingest;
+use crate::ingest::{Ingest, IngestSlot};
 use crate::pipeline::SubmitError;
 use crate::telemetry;
 
@@ -31,16 +31,22 @@ struct GrpcReceiver {
 }
 
 impl GrpcReceiver {
-    fn authenticate(&self, metadata: &MetadataMap) -> Result<(), Status> {
-        let presented = metadata.get("authorization").map(|v| v.as_bytes());
-        if self.ingest.token.allows(presented) {
-            Ok(())
-        } else {
+    /// Runs before tonic reads and decodes the message: the bearer token, then admission
+    /// (room in the queue, a free slot). The slot travels to the handler in the extensions.
+    fn admit(&self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        let presented = request
+            .metadata()
+            .get("authorization")
+            .map(tonic::metadata::MetadataValue::as_bytes);
+        if !self.ingest.token.allows(presented) {
             telemetry::request_refused("unauthenticated");
-            Err(Status::unauthenticated(
+            return Err(Status::unauthenticated(
                 "missing or wrong bearer token in the authorization metadata",
-            ))
+            ));
         }
+        let slot = self.ingest.admit().map_err(|error| self.refusal(error))?;
+        request.extensions_mut().insert(slot);
+        Ok(request)
     }
 
     /// UNAVAILABLE with a RetryInfo delay for what the sender should retry; INTERNAL otherwise.
@@ -61,10 +67,10 @@ impl GrpcReceiver {
 impl TraceService for GrpcReceiver {
     async fn export(
         &self,
-        request: Request<ExportTraceServiceRequest>,
+        mut request: Request<ExportTraceServiceRequest>,
     ) -> Result<Response<ExportTraceServiceResponse>, Status> {
-        self.authenticate(request.metadata())?;
-        match self.ingest.traces(request.get_ref()).await {
+        let slot = request.extensions_mut().remove::<IngestSlot>();
+        match self.ingest.traces(request.into_inner(), slot).await {
             Ok(accepted) => Ok(Response::new(trace_response(&accepted))),
             Err(error) => Err(self.refusal(error)),
         }
@@ -75,29 +81,34 @@ impl TraceService for GrpcReceiver {
 impl LogsService for GrpcReceiver {
     async fn export(
         &self,
-        request: Request<ExportLogsServiceRequest>,
+        mut request: Request<ExportLogsServiceRequest>,
     ) -> Result<Response<ExportLogsServiceResponse>, Status> {
-        self.authenticate(request.metadata())?;
-        match self.ingest.logs(request.get_ref()).await {
+        let slot = request.extensions_mut().remove::<IngestSlot>();
+        match self.ingest.logs(request.into_inner(), slot).await {
             Ok(accepted) => Ok(Response::new(logs_response(&accepted))),
             Err(error) => Err(self.refusal(error)),
         }
     }
 }
 
-/// Both services, with gzip and the message size limit (tonic applies it after decompression
-/// too).
+/// Both services, with gzip, the message size limit (tonic applies it after decompression
+/// too) and admission before decoding.
 pub fn routes(ingest: Arc<Ingest>, max_bytes: usize) -> Routes {
     let receiver = GrpcReceiver { ingest };
     let traces = TraceServiceServer::new(receiver.clone())
         .accept_compressed(CompressionEncoding::Gzip)
         .send_compressed(CompressionEncoding::Gzip)
         .max_decoding_message_size(max_bytes);
-    let logs = LogsServiceServer::new(receiver)
+    let logs = LogsServiceServer::new(receiver.clone())
         .accept_compressed(CompressionEncoding::Gzip)
         .send_compressed(CompressionEncoding::Gzip)
         .max_decoding_message_size(max_bytes);
-    Routes::new(traces).add_service(logs)
+    let admit_traces = receiver.clone();
+    let admit_logs = receiver;
+    Routes::new(InterceptedService::new(traces, move |r| {
+        admit_traces.admit(r)
+    }))
+    .add_service(InterceptedService::new(logs, move |r| admit_logs.admit(r)))
 }
 
 /// tonic answers OUT_OF_RANGE, which OTLP clients retry, for a message over the size limit;

@@ -22,7 +22,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::ingest::{Accepted, Ingest};
+use crate::ingest::{Accepted, Ingest, IngestSlot};
 use crate::pipeline::SubmitError;
 use crate::telemetry;
 
@@ -137,12 +137,13 @@ fn header_str(headers: &HeaderMap, name: header::HeaderName) -> &str {
         .unwrap_or("")
 }
 
-/// Checks the headers and returns the body, decompressed and within the limit.
+/// Checks the headers, takes admission (before the body is read: a refused request costs
+/// neither memory nor decoding) and returns the body, decompressed and within the limit.
 async fn read_body(
     state: &HttpState,
     headers: &HeaderMap,
     body: Body,
-) -> Result<(Format, Bytes), Refusal> {
+) -> Result<(Format, Bytes, IngestSlot), Refusal> {
     let content_type = header_str(headers, header::CONTENT_TYPE);
     let essence = content_type
         .split(';')
@@ -178,6 +179,10 @@ async fn read_body(
             format,
         ));
     }
+    let slot = state
+        .ingest
+        .admit()
+        .map_err(|error| refusal_for(&state.ingest, error, format))?;
     let too_large = |what: &str| {
         telemetry::request_refused("too_large");
         Refusal::new(
@@ -225,7 +230,7 @@ async fn read_body(
             ));
         }
     };
-    Ok((format, bytes))
+    Ok((format, bytes, slot))
 }
 
 fn decode<T: prost::Message + Default + DeserializeOwned>(
@@ -261,7 +266,7 @@ fn refusal_for(ingest: &Ingest, error: SubmitError, format: Format) -> Refusal {
 }
 
 async fn traces(State(state): State<HttpState>, headers: HeaderMap, body: Body) -> Response {
-    let (format, bytes) = match read_body(&state, &headers, body).await {
+    let (format, bytes, slot) = match read_body(&state, &headers, body).await {
         Ok(read) => read,
         Err(refusal) => return refusal.into_response(),
     };
@@ -269,14 +274,15 @@ async fn traces(State(state): State<HttpState>, headers: HeaderMap, body: Body) 
         Ok(request) => request,
         Err(refusal) => return refusal.into_response(),
     };
-    match state.ingest.traces(&request).await {
+    drop(bytes);
+    match state.ingest.traces(request, Some(slot)).await {
         Ok(accepted) => encode(format, &trace_response(&accepted), StatusCode::OK),
         Err(error) => refusal_for(&state.ingest, error, format).into_response(),
     }
 }
 
 async fn logs(State(state): State<HttpState>, headers: HeaderMap, body: Body) -> Response {
-    let (format, bytes) = match read_body(&state, &headers, body).await {
+    let (format, bytes, slot) = match read_body(&state, &headers, body).await {
         Ok(read) => read,
         Err(refusal) => return refusal.into_response(),
     };
@@ -284,7 +290,8 @@ async fn logs(State(state): State<HttpState>, headers: HeaderMap, body: Body) ->
         Ok(request) => request,
         Err(refusal) => return refusal.into_response(),
     };
-    match state.ingest.logs(&request).await {
+    drop(bytes);
+    match state.ingest.logs(request, Some(slot)).await {
         Ok(accepted) => encode(format, &logs_response(&accepted), StatusCode::OK),
         Err(error) => refusal_for(&state.ingest, error, format).into_response(),
     }

@@ -1,6 +1,6 @@
-//! What both transports share: authenticate, recognise, queue, wait for the commit.
+//! What both transports share: admit, authenticate, recognise, queue, wait for the commit.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -8,9 +8,22 @@ use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
 use crate::auth::TokenCheck;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
 use crate::pipeline::{Pipeline, SubmitError};
 use crate::recognize::{Recognized, Recognizer};
 use crate::telemetry;
+
+/// Requests read, decoded and recognised at once by default. Each holds its body and its
+/// decoded message, so this (with the size limit) bounds that memory; the queue bounds the rest.
+pub const DEFAULT_INGEST_CONCURRENCY: usize = 16;
+
+/// A request's right to be read: taken before its body is read, given back once its events are
+/// queued (or it is refused). Cloneable because it travels in request extensions.
+#[derive(Debug, Clone)]
+pub struct IngestSlot {
+    _permit: Arc<OwnedSemaphorePermit>,
+}
 
 /// The result of an accepted request: spans that can never be accepted, with their reasons.
 #[derive(Debug, Default)]
@@ -44,6 +57,7 @@ impl Accepted {
 pub struct Ingest {
     recognizer: Mutex<Recognizer>,
     pipeline: Pipeline,
+    slots: Arc<Semaphore>,
     pub token: TokenCheck,
     /// Told to senders refused for an unavailable database.
     pub retry_after: Duration,
@@ -55,10 +69,12 @@ impl Ingest {
         pipeline: Pipeline,
         token: TokenCheck,
         retry_after: Duration,
+        concurrency: usize,
     ) -> Self {
         Ingest {
             recognizer: Mutex::new(recognizer),
             pipeline,
+            slots: Arc::new(Semaphore::new(concurrency.max(1))),
             token,
             retry_after,
         }
@@ -67,7 +83,7 @@ impl Ingest {
     /// How long a refused sender should wait.
     pub fn retry_delay(&self, error: &SubmitError) -> Duration {
         match error {
-            SubmitError::QueueFull => Duration::from_secs(1),
+            SubmitError::QueueFull | SubmitError::Busy => Duration::from_secs(1),
             _ => self.retry_after,
         }
     }
@@ -86,32 +102,71 @@ impl Ingest {
         recognized
     }
 
-    async fn submit(&self, recognized: Recognized) -> Result<Accepted, SubmitError> {
-        match self.pipeline.submit(recognized.events).await {
-            Ok(()) => Ok(Accepted {
-                rejected: recognized.rejected,
-            }),
-            Err(err) => {
-                telemetry::request_refused(match err {
-                    SubmitError::QueueFull => "queue_full",
-                    SubmitError::Unavailable(_) | SubmitError::ShuttingDown => "unavailable",
-                    SubmitError::Failed(_) => "failed",
-                });
-                Err(err)
-            }
+    /// Admission, before a request's body is read: refused at once (and counted) when the queue
+    /// has no room or every slot is taken, so overload costs neither decoding nor memory.
+    pub fn admit(&self) -> Result<IngestSlot, SubmitError> {
+        let admitted = if self.pipeline.has_room() {
+            self.slots
+                .clone()
+                .try_acquire_owned()
+                .map(|permit| IngestSlot {
+                    _permit: Arc::new(permit),
+                })
+                .map_err(|_| SubmitError::Busy)
+        } else {
+            Err(SubmitError::QueueFull)
+        };
+        if let Err(error) = &admitted {
+            refused(error);
         }
+        admitted
+    }
+
+    /// Queues the events, gives the slot back (the request's body and message are gone by now;
+    /// the queue holds its events), then waits for the commit.
+    async fn submit(
+        &self,
+        recognized: Recognized,
+        slot: Option<IngestSlot>,
+    ) -> Result<Accepted, SubmitError> {
+        let queued = self.pipeline.enqueue(recognized.events);
+        drop(slot);
+        match queued {
+            Ok(committed) => committed.wait().await,
+            Err(error) => Err(error),
+        }
+        .map(|()| Accepted {
+            rejected: recognized.rejected,
+        })
+        .inspect_err(refused)
     }
 
     pub async fn traces(
         &self,
-        request: &ExportTraceServiceRequest,
+        request: ExportTraceServiceRequest,
+        slot: Option<IngestSlot>,
     ) -> Result<Accepted, SubmitError> {
-        let recognized = self.recognise(|r| r.traces(request, Utc::now()));
-        self.submit(recognized).await
+        let recognized = self.recognise(|r| r.traces(&request, Utc::now()));
+        drop(request);
+        self.submit(recognized, slot).await
     }
 
-    pub async fn logs(&self, request: &ExportLogsServiceRequest) -> Result<Accepted, SubmitError> {
-        let recognized = self.recognise(|r| r.logs(request, Utc::now()));
-        self.submit(recognized).await
+    pub async fn logs(
+        &self,
+        request: ExportLogsServiceRequest,
+        slot: Option<IngestSlot>,
+    ) -> Result<Accepted, SubmitError> {
+        let recognized = self.recognise(|r| r.logs(&request, Utc::now()));
+        drop(request);
+        self.submit(recognized, slot).await
     }
+}
+
+fn refused(error: &SubmitError) {
+    telemetry::request_refused(match error {
+        SubmitError::QueueFull => "queue_full",
+        SubmitError::Busy => "busy",
+        SubmitError::Unavailable(_) | SubmitError::ShuttingDown => "unavailable",
+        SubmitError::Failed(_) => "failed",
+    });
 }

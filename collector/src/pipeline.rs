@@ -61,6 +61,9 @@ pub enum SubmitError {
     /// The collector is shutting down.
     #[error("the collector is shutting down")]
     ShuttingDown,
+    /// As many requests as `--ingest-concurrency` allows are being read: retry later.
+    #[error("too many requests are being read at once")]
+    Busy,
 }
 
 impl SubmitError {
@@ -124,11 +127,18 @@ impl Pipeline {
         )
     }
 
-    /// Queues `events` and waits until they are committed. The channel itself is unbounded;
-    /// the semaphore bounds what it can hold.
-    pub async fn submit(&self, events: Vec<TaskRunEvent>) -> Result<(), SubmitError> {
+    /// Whether the queue has room for a request: at least 1% of it (and one event) free. Asked
+    /// before a request's body is read, so that a full queue refuses senders without spending
+    /// memory and CPU on decoding what it would refuse anyway.
+    pub fn has_room(&self) -> bool {
+        self.permits.available_permits() >= (self.capacity / 100).max(1)
+    }
+
+    /// Queues `events`; the returned [`Committed`] resolves when they are committed. The
+    /// channel itself is unbounded; the semaphore bounds what it can hold.
+    pub fn enqueue(&self, events: Vec<TaskRunEvent>) -> Result<Committed, SubmitError> {
         if events.is_empty() {
-            return Ok(());
+            return Ok(Committed(None));
         }
         // A request larger than the whole queue still gets in when the queue is empty.
         let wanted = u32::try_from(events.len().min(self.capacity)).unwrap_or(u32::MAX);
@@ -145,7 +155,25 @@ impl Pipeline {
                 permit,
             })
             .map_err(|_| SubmitError::ShuttingDown)?;
-        committed.await.unwrap_or(Err(SubmitError::ShuttingDown))
+        Ok(Committed(Some(committed)))
+    }
+
+    /// Queues `events` and waits until they are committed.
+    pub async fn submit(&self, events: Vec<TaskRunEvent>) -> Result<(), SubmitError> {
+        self.enqueue(events)?.wait().await
+    }
+}
+
+/// Queued events: [`Committed::wait`] ends when the transaction holding them commits or fails.
+#[derive(Debug)]
+pub struct Committed(Option<oneshot::Receiver<Result<(), SubmitError>>>);
+
+impl Committed {
+    pub async fn wait(self) -> Result<(), SubmitError> {
+        match self.0 {
+            None => Ok(()),
+            Some(committed) => committed.await.unwrap_or(Err(SubmitError::ShuttingDown)),
+        }
     }
 }
 

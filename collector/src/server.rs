@@ -36,6 +36,8 @@ pub struct CollectorConfig {
     pub join_capacity: usize,
     /// Told to senders when the database is unavailable.
     pub retry_after: Duration,
+    /// Requests read and decoded at once, both transports together; more are told to retry.
+    pub ingest_concurrency: usize,
     pub retention_days: u32,
     pub maintenance_interval: Duration,
 }
@@ -55,6 +57,7 @@ impl Default for CollectorConfig {
                 .collect(),
             join_capacity: 100_000,
             retry_after: Duration::from_secs(5),
+            ingest_concurrency: crate::ingest::DEFAULT_INGEST_CONCURRENCY,
             retention_days: 30,
             maintenance_interval: retention::DEFAULT_INTERVAL,
         }
@@ -125,6 +128,7 @@ pub async fn start(
         pipeline,
         TokenCheck::new(config.token.as_deref()),
         config.retry_after,
+        config.ingest_concurrency,
     ));
     let (stop, stop_rx) = watch::channel(false);
 

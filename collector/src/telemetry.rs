@@ -36,8 +36,8 @@ pub fn spans_rejected(n: u64) {
     metrics::counter!("tasklens_collector_spans_rejected_total").increment(n);
 }
 
-/// A request refused, by reason (`unauthenticated`, `queue_full`, `unavailable`, `too_large`,
-/// `malformed`, `unsupported_media_type`, `failed`).
+/// A request refused, by reason (`unauthenticated`, `queue_full`, `busy`, `unavailable`,
+/// `too_large`, `malformed`, `unsupported_media_type`, `failed`).
 pub fn request_refused(reason: &'static str) {
     metrics::counter!("tasklens_collector_requests_refused_total", "reason" => reason).increment(1);
 }

@@ -300,3 +300,84 @@ async fn shutdown_commits_and_answers_everything_accepted(pool: PgPool) {
     );
     assert_eq!(runs(&store).await.len(), 20);
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn requests_beyond_the_ingest_concurrency_are_told_to_retry_before_their_bodies_are_read(
+    pool: PgPool,
+) {
+    use prost::Message;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tonic_types::StatusExt;
+
+    let mut config = test_config();
+    config.ingest_concurrency = 1;
+    let (collector, store) = collector(pool, config).await;
+
+    // A sender whose body is still on its way holds the only slot.
+    let body = request(tasklens_spans(1, "score_message", false)).encode_to_vec();
+    let mut slow = tokio::net::TcpStream::connect(collector.http_addr)
+        .await
+        .expect("connect");
+    let head = format!(
+        "POST /v1/traces HTTP/1.1\r\nhost: tasklens\r\ncontent-type: application/x-protobuf\r\n\
+         content-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    );
+    slow.write_all(head.as_bytes()).await.expect("head");
+    slow.write_all(&body[..body.len() / 2]).await.expect("half");
+
+    // Another sender is told to retry, with a delay, once the slow one holds the slot.
+    let mut client = TraceServiceClient::connect(format!("http://{}", collector.grpc_addr))
+        .await
+        .expect("connect");
+    let mut refusal = None;
+    for _ in 0..200 {
+        match client
+            .export(request(tasklens_spans(2, "score_message", false)))
+            .await
+        {
+            Err(status) => {
+                refusal = Some(status);
+                break;
+            }
+            Ok(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+        }
+    }
+    let refusal = refusal.expect("a request refused while the slot is held");
+    assert_eq!(refusal.code(), Code::Unavailable, "{refusal:?}");
+    assert!(
+        refusal.message().contains("too many requests"),
+        "{refusal:?}"
+    );
+    let retry = refusal.get_details_retry_info().expect("RetryInfo");
+    assert_eq!(retry.retry_delay, Some(Duration::from_secs(1)));
+
+    // Over HTTP too, and without reading the body: garbage would be a 400 once decoded.
+    let answer = reqwest::Client::new()
+        .post(format!("http://{}/v1/traces", collector.http_addr))
+        .header("content-type", "application/x-protobuf")
+        .body(vec![0xff; 64])
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(answer.status(), reqwest::StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(answer.headers()["retry-after"], "1");
+
+    // The slow sender finishes and is accepted; then the refused one gets in.
+    slow.write_all(&body[body.len() / 2..]).await.expect("rest");
+    let mut answer = String::new();
+    slow.read_to_string(&mut answer).await.expect("answer");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    client
+        .export(request(tasklens_spans(2, "score_message", false)))
+        .await
+        .expect("accepted once the slot is free");
+    assert_eq!(run_count(&store).await, 2);
+    assert!(
+        metrics_page(collector.admin_addr).await.lines().any(|l| l
+            .starts_with("tasklens_collector_requests_refused_total")
+            && l.contains("reason=\"busy\"")),
+        "busy refusals are counted"
+    );
+    collector.shutdown().await.expect("shutdown");
+}

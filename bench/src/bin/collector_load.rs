@@ -54,6 +54,10 @@ struct Args {
     /// lets two builds be compared at the same offered load.
     #[arg(long)]
     half_load_rate: Option<f64>,
+    /// Concurrent senders of the 3x overload phase. The default keeps more spans in flight
+    /// than the collector's queue holds (50,000), so that it must tell senders to retry.
+    #[arg(long, default_value_t = 256)]
+    overload_senders: u64,
 }
 
 /// A traceback of about 1.5 KB, like the Python ones the seed describes.
@@ -452,7 +456,7 @@ async fn main() -> Result<()> {
         Phase {
             first,
             runs: triple_runs,
-            senders: args.senders * 4,
+            senders: args.overload_senders,
             rate: Some(triple),
         },
         args.spans_per_request,
