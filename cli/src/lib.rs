@@ -103,7 +103,7 @@ pub struct CollectorOptions {
           value_parser = clap::value_parser!(u64).range(1..=16))]
     pub batch_writers: u64,
     /// Events accepted but not yet committed, at most; beyond it senders are told to retry.
-    #[arg(long, env = "TASKLENS_QUEUE_CAPACITY", default_value_t = 50_000,
+    #[arg(long, env = "TASKLENS_QUEUE_CAPACITY", default_value_t = 32_000,
           value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
     pub queue_capacity: u64,
     /// Requests read and decoded at once (gRPC and HTTP together); a request beyond it is told

@@ -31,7 +31,8 @@ pub struct PipelineConfig {
     /// a submission does not wait for the batch before it; the store keeps concurrent writers
     /// of one run correct (they lock its key in turn).
     pub batch_writers: usize,
-    /// Events accepted but not yet committed, at most.
+    /// Events accepted but not yet committed, at most: the bound on the queue's memory (about
+    /// 1 KB per event). 32,000 is 16 full batches, over half a second of writing at full speed.
     pub queue_capacity: usize,
 }
 
@@ -41,7 +42,7 @@ impl Default for PipelineConfig {
             batch_max_events: 2000,
             batch_max_delay: Duration::ZERO,
             batch_writers: 2,
-            queue_capacity: 50_000,
+            queue_capacity: 32_000,
         }
     }
 }

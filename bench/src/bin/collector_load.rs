@@ -25,6 +25,7 @@ use tasklens_model::conventions as conv;
 use tasklens_model::{RunKey, RunState, SourceSystem, TaskStatus};
 use tasklens_store::{PgStore, PgStoreOptions, StoredRun, TaskStore};
 use tokio::sync::Mutex;
+use tonic_types::StatusExt;
 
 /// The resource of the spans this client sends.
 const SERVICE: &str = "load";
@@ -55,9 +56,12 @@ struct Args {
     #[arg(long)]
     half_load_rate: Option<f64>,
     /// Concurrent senders of the 3x overload phase. The default keeps more spans in flight
-    /// than the collector's queue holds (50,000), so that it must tell senders to retry.
+    /// than the collector's queue holds, so that it must tell senders to retry.
     #[arg(long, default_value_t = 256)]
     overload_senders: u64,
+    /// The collector's `--queue-capacity` (its default: 32,000 events).
+    #[arg(long, default_value_t = 32_000)]
+    queue_capacity: u64,
 }
 
 /// A traceback of about 1.5 KB, like the Python ones the seed describes.
@@ -271,7 +275,12 @@ async fn send_until_accepted(
             }
             Err(status) if status.code() == tonic::Code::Unavailable => {
                 tally.refusals.fetch_add(1, Ordering::Relaxed);
-                tokio::time::sleep(Duration::from_millis(200)).await;
+                // As OTLP exporters do: wait the RetryInfo delay the collector gave.
+                let delay = status
+                    .get_details_retry_info()
+                    .and_then(|info| info.retry_delay)
+                    .unwrap_or(Duration::from_millis(200));
+                tokio::time::sleep(delay).await;
             }
             Err(status) => bail!("export failed: {status}"),
         }
@@ -392,7 +401,7 @@ async fn main() -> Result<()> {
 
     // 2. Collector at full speed.
     let url = fresh_database(&args.server_url, "tasklens_load").await?;
-    let collector = Collector::start(&args.tasklens, &url, 50_000)?;
+    let collector = Collector::start(&args.tasklens, &url, args.queue_capacity)?;
     let tally = Arc::new(Tally::default());
     let elapsed = send_load(
         &collector.grpc,
