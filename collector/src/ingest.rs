@@ -3,7 +3,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
@@ -88,11 +88,17 @@ impl Ingest {
         }
     }
 
-    fn recognise(&self, f: impl FnOnce(&mut Recognizer) -> Recognized) -> Recognized {
+    /// Recognises the runs in `request`, which it consumes: the decoded message is gone before
+    /// the caller waits for the commit.
+    fn recognise<R>(
+        &self,
+        request: R,
+        recognize: impl FnOnce(&mut Recognizer, &R, DateTime<Utc>) -> Recognized,
+    ) -> Recognized {
         let recognized = match self.recognizer.lock() {
-            Ok(mut recognizer) => f(&mut recognizer),
+            Ok(mut recognizer) => recognize(&mut recognizer, &request, Utc::now()),
             // A panic elsewhere cannot corrupt the join cache beyond losing joins.
-            Err(poisoned) => f(&mut poisoned.into_inner()),
+            Err(poisoned) => recognize(&mut poisoned.into_inner(), &request, Utc::now()),
         };
         for (source, n) in &recognized.spans_by_source {
             telemetry::spans_received(*source, *n);
@@ -146,9 +152,8 @@ impl Ingest {
         request: ExportTraceServiceRequest,
         slot: Option<IngestSlot>,
     ) -> Result<Accepted, SubmitError> {
-        let recognized = self.recognise(|r| r.traces(&request, Utc::now()));
-        drop(request);
-        self.submit(recognized, slot).await
+        self.submit(self.recognise(request, Recognizer::traces), slot)
+            .await
     }
 
     pub async fn logs(
@@ -156,9 +161,8 @@ impl Ingest {
         request: ExportLogsServiceRequest,
         slot: Option<IngestSlot>,
     ) -> Result<Accepted, SubmitError> {
-        let recognized = self.recognise(|r| r.logs(&request, Utc::now()));
-        drop(request);
-        self.submit(recognized, slot).await
+        self.submit(self.recognise(request, Recognizer::logs), slot)
+            .await
     }
 }
 

@@ -38,7 +38,8 @@ async fn a_batch_does_not_wait_for_another_writers_rollups_and_readers_sum_the_l
         .await
         .expect("first batch");
 
-    // Another writer in the middle of its batch: it holds lane 0 and the rows it added to.
+    // Another writer in the middle of its batch: it holds lane 0 (the lock class is the store's
+    // "tlrl") and the rows it added to.
     let mut other = pool.begin().await.expect("begin");
     sqlx::query("SELECT pg_advisory_xact_lock(x'746c726c'::int, 0)")
         .execute(&mut *other)
