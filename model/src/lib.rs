@@ -21,7 +21,7 @@ pub mod window;
 
 pub use histogram::Histogram;
 pub use redact::Redactor;
-pub use rollup::{Contribution, RollupChanges, RollupDelta, RollupKey};
+pub use rollup::{Contribution, RollupChanges, RollupFigures, RollupKey};
 pub use run::{RuleViolation, RunKey, RunState, TaskRunEvent, ValidationRule};
 pub use status::{ParseEnumError, SourceSystem, TaskStatus};
 pub use window::{BucketSpan, Granularity, WindowPiece};

@@ -43,9 +43,10 @@ pub struct RollupKey {
     pub task_name: String,
 }
 
-/// The figures of one rollup row, or a change to them (then counts may be negative).
+/// The summed figures of runs: one rollup row, a window's sum of rows, or a change to a row
+/// (then counts may be negative).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RollupDelta {
+pub struct RollupFigures {
     /// Runs per status, indexed by [`TaskStatus::index`].
     pub status_counts: [i64; 4],
     pub duration_count: i64,
@@ -56,7 +57,7 @@ pub struct RollupDelta {
     pub wait_hist: Histogram,
 }
 
-impl RollupDelta {
+impl RollupFigures {
     /// Adds (`sign` = 1) or removes (`sign` = -1) one run's contribution.
     pub fn apply(&mut self, contribution: &Contribution, sign: i64) {
         self.status_counts[contribution.status.index()] += sign;
@@ -72,7 +73,7 @@ impl RollupDelta {
         }
     }
 
-    pub fn add(&mut self, other: &RollupDelta) {
+    pub fn add(&mut self, other: &RollupFigures) {
         for (mine, theirs) in self.status_counts.iter_mut().zip(other.status_counts) {
             *mine += theirs;
         }
@@ -85,7 +86,7 @@ impl RollupDelta {
     }
 
     pub fn is_zero(&self) -> bool {
-        *self == RollupDelta::default()
+        *self == RollupFigures::default()
     }
 
     pub fn total(&self) -> i64 {
@@ -100,7 +101,7 @@ impl RollupDelta {
 /// Accumulates the rollup changes of a batch, for every granularity.
 #[derive(Debug, Default)]
 pub struct RollupChanges {
-    deltas: BTreeMap<RollupKey, RollupDelta>,
+    deltas: BTreeMap<RollupKey, RollupFigures>,
 }
 
 impl RollupChanges {
@@ -131,7 +132,7 @@ impl RollupChanges {
         granularity: Granularity,
         bucket: DateTime<Utc>,
         task_name: &str,
-    ) -> &mut RollupDelta {
+    ) -> &mut RollupFigures {
         self.deltas
             .entry(RollupKey {
                 granularity,
@@ -142,7 +143,7 @@ impl RollupChanges {
     }
 
     /// The non-zero changes, in key order (the order the store locks rollup rows in).
-    pub fn into_changes(self) -> Vec<(RollupKey, RollupDelta)> {
+    pub fn into_changes(self) -> Vec<(RollupKey, RollupFigures)> {
         self.deltas
             .into_iter()
             .filter(|(_, delta)| !delta.is_zero())

@@ -2,70 +2,32 @@
 //!
 //! [`TaskStore`] is the interface every part of tasklens uses; [`PgStore`] implements it on
 //! PostgreSQL, [`SqliteStore`] in an embedded SQLite file. The same test suite runs against both.
+//! Every rule and fold that does not depend on the database is written once in `core/` and
+//! `backend.rs`; a backend holds only its SQL, binds and row codecs.
 //!
 //! Architecture Invariant: every SQL statement of the project lives in this crate. Callers pass
 //! typed values; nothing a client sends reaches SQL as text.
 
+mod backend;
+mod core;
 mod error;
-pub mod figures;
-mod incoming;
 pub mod live;
+mod maintenance;
 mod postgres;
+mod query;
+mod runs;
+mod sql;
 mod sqlite;
-mod types;
+mod task_store;
 
-use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use tasklens_model::TaskRunEvent;
-
+pub use crate::core::figures;
 pub use error::StoreError;
-pub use live::{LIVE_CHANNEL, LiveEvent, LiveSubscription, LiveUpdate, LocalLiveHub};
+pub use live::{LiveEvent, LiveSubscription, LiveUpdate, LocalLiveHub};
+pub use maintenance::{MaintenanceReport, RetentionPolicy, StorageStats};
 pub use postgres::{PgStore, PgStoreOptions, redact_url};
+pub use query::{
+    HistoryPage, HistoryQuery, TaskMetrics, TimeseriesPoint, TimeseriesQuery, TimeseriesRange,
+};
+pub use runs::{AttemptSummary, RunChange, RunDetail, StoredRun, WriteOutcome};
 pub use sqlite::{SqliteStore, SqliteStoreOptions};
-pub use types::*;
-
-/// Reads and writes task runs.
-#[async_trait]
-pub trait TaskStore: Send + Sync {
-    /// Writes a batch of events in one transaction, merging each into its run's row with
-    /// [`tasklens_model::RunState::merge`] and updating the rollups in the same transaction.
-    /// Events that break a rule are refused one by one (see [`WriteOutcome::rejected`]); the
-    /// rest of the batch is written. When this returns `Ok`, the batch is committed.
-    async fn write_batch(&self, events: Vec<TaskRunEvent>) -> Result<WriteOutcome, StoreError>;
-
-    /// Figures per task type for the runs created since `since`, from rollups.
-    async fn metrics(&self, since: DateTime<Utc>) -> Result<Vec<TaskMetrics>, StoreError>;
-
-    /// One page of runs, newest first, with the total count of matching runs.
-    async fn history(&self, query: &HistoryQuery) -> Result<HistoryPage, StoreError>;
-
-    /// One run in full, with the other attempts of its task id.
-    async fn run(&self, id: i64) -> Result<Option<RunDetail>, StoreError>;
-
-    /// Throughput by status and duration percentiles per task type and time bucket.
-    async fn timeseries(&self, query: &TimeseriesQuery)
-    -> Result<Vec<TimeseriesPoint>, StoreError>;
-
-    /// The task types that have runs in the store.
-    async fn task_names(&self) -> Result<Vec<String>, StoreError>;
-
-    /// Creates upcoming partitions and removes data older than the retention period. At most one
-    /// caller runs it at a time; the others get [`MaintenanceReport::skipped`].
-    async fn maintain(&self, policy: &RetentionPolicy) -> Result<MaintenanceReport, StoreError>;
-
-    /// Subscribes to live events: every run change committed from now on (by any process on
-    /// PostgreSQL; by this process on an embedded store).
-    async fn subscribe(&self) -> Result<LiveSubscription, StoreError>;
-
-    /// Whether the database answers (for readiness probes).
-    async fn ping(&self) -> Result<(), StoreError>;
-
-    /// Folds the entries that writes left waiting for the free-text indexes into those indexes,
-    /// and returns how many pages of waiting entries it folded (0: nothing waited).
-    ///
-    /// A write only queues these entries, which is cheap; the write that finds the queue full
-    /// folds it itself, and its senders wait for that. A writer therefore calls this in the
-    /// background after its commits, so that no batch pays for the others' entries. On
-    /// PostgreSQL these are the GIN indexes' pending lists; the SQLite backend queues nothing.
-    async fn fold_search_backlog(&self) -> Result<u64, StoreError>;
-}
+pub use task_store::TaskStore;

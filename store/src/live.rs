@@ -1,26 +1,22 @@
-//! Live events: every new state of a run, published in the transaction that writes it, so a
-//! dashboard process (any number of replicas) learns of it within milliseconds and never of a
-//! change that was rolled back.
-//!
-//! On PostgreSQL this is LISTEN/NOTIFY on [`LIVE_CHANNEL`]; a notification carries a JSON array
-//! of [`LiveEvent`]s (several per notification, under PostgreSQL's 8000-byte payload limit).
+//! Live events: every new state of a run, published with the commit that writes it, so a
+//! dashboard process learns of it within milliseconds and never of a change that was rolled
+//! back. Each backend delivers them its own way (PostgreSQL's notifications reach every
+//! process; the embedded store's [`LocalLiveHub`] this process); a subscriber sees only a
+//! [`LiveSubscription`].
 
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tasklens_model::{SourceSystem, TaskStatus};
 use tokio::sync::broadcast;
 
 use crate::error::StoreError;
-use crate::types::RunChange;
+use crate::runs::RunChange;
 
-/// The PostgreSQL notification channel.
-pub const LIVE_CHANNEL: &str = "tasklens_run_changes";
 /// Error messages in live events are cut to this many bytes; the full one is a query away.
 const LIVE_ERROR_BYTES: usize = 300;
-/// PostgreSQL refuses payloads of 8000 bytes or more.
-const MAX_PAYLOAD_BYTES: usize = 7900;
 
 /// A run's new state, compact.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -89,37 +85,31 @@ pub enum LiveUpdate {
     Missed,
 }
 
+/// Where a subscription's updates come from: one per backend.
+#[async_trait]
+pub(crate) trait LiveSource: Send + std::fmt::Debug {
+    /// The next update; an error ends the subscription.
+    async fn recv(&mut self) -> Result<LiveUpdate, StoreError>;
+}
+
 /// A subscription to live events: every run change committed from now on, by any writer the
 /// backend can hear (any process on PostgreSQL, this process on an embedded store).
 #[derive(Debug)]
 pub struct LiveSubscription {
-    inner: SubscriptionInner,
-}
-
-#[derive(Debug)]
-enum SubscriptionInner {
-    Postgres(crate::postgres::PgLiveListener),
-    Local(broadcast::Receiver<Arc<[LiveEvent]>>),
+    source: Box<dyn LiveSource>,
 }
 
 impl LiveSubscription {
-    pub(crate) fn postgres(listener: crate::postgres::PgLiveListener) -> Self {
+    pub(crate) fn new(source: impl LiveSource + 'static) -> Self {
         LiveSubscription {
-            inner: SubscriptionInner::Postgres(listener),
+            source: Box::new(source),
         }
     }
 
     /// Waits for the next update. An error means the subscription is over (the store closed, or
     /// the database refused to listen again).
     pub async fn recv(&mut self) -> Result<LiveUpdate, StoreError> {
-        match &mut self.inner {
-            SubscriptionInner::Postgres(listener) => listener.recv().await,
-            SubscriptionInner::Local(receiver) => match receiver.recv().await {
-                Ok(events) => Ok(LiveUpdate::Events(events.to_vec())),
-                Err(broadcast::error::RecvError::Lagged(_)) => Ok(LiveUpdate::Missed),
-                Err(broadcast::error::RecvError::Closed) => Err(StoreError::LiveClosed),
-            },
-        }
+        self.source.recv().await
     }
 
     /// The next update's events, treating a gap as an error: for tests and tools that must not
@@ -155,41 +145,29 @@ impl LocalLiveHub {
     }
 
     pub fn subscribe(&self) -> LiveSubscription {
-        LiveSubscription {
-            inner: SubscriptionInner::Local(self.sender.subscribe()),
-        }
+        LiveSubscription::new(LocalReceiver(self.sender.subscribe()))
     }
 }
 
-/// Packs events into JSON-array payloads that each fit one notification.
-pub fn payloads(events: &[LiveEvent]) -> Vec<String> {
-    let mut payloads = Vec::new();
-    let mut current = String::from("[");
-    for event in events {
-        let Ok(json) = serde_json::to_string(event) else {
-            continue;
-        };
-        if current.len() > 1 && current.len() + json.len() + 2 > MAX_PAYLOAD_BYTES {
-            current.push(']');
-            payloads.push(std::mem::replace(&mut current, String::from("[")));
+#[derive(Debug)]
+struct LocalReceiver(broadcast::Receiver<Arc<[LiveEvent]>>);
+
+#[async_trait]
+impl LiveSource for LocalReceiver {
+    async fn recv(&mut self) -> Result<LiveUpdate, StoreError> {
+        match self.0.recv().await {
+            Ok(events) => Ok(LiveUpdate::Events(events.to_vec())),
+            Err(broadcast::error::RecvError::Lagged(_)) => Ok(LiveUpdate::Missed),
+            Err(broadcast::error::RecvError::Closed) => Err(StoreError::LiveClosed),
         }
-        if current.len() > 1 {
-            current.push(',');
-        }
-        current.push_str(&json);
     }
-    if current.len() > 1 {
-        current.push(']');
-        payloads.push(current);
-    }
-    payloads
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn event(i: i64) -> LiveEvent {
+    pub(crate) fn event(i: i64) -> LiveEvent {
         LiveEvent {
             id: i,
             task_id: format!("{i:036}"),
@@ -206,19 +184,6 @@ mod tests {
             queue_wait_ms: None,
             error_message: Some("é".repeat(400)),
         }
-    }
-
-    #[test]
-    fn payloads_fit_a_notification_and_lose_nothing() {
-        let events: Vec<_> = (0..500).map(event).collect();
-        let packed = payloads(&events);
-        assert!(packed.len() > 1);
-        let mut back = Vec::new();
-        for payload in &packed {
-            assert!(payload.len() < 8000, "{}", payload.len());
-            back.extend(serde_json::from_str::<Vec<LiveEvent>>(payload).expect("json"));
-        }
-        assert_eq!(back, events);
     }
 
     #[tokio::test]

@@ -11,7 +11,7 @@ use common::{Backend, Life, Store, all_runs, base_time, on_both_backends, store}
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, TestRunner};
-use tasklens_model::{Contribution, RollupDelta, RunKey, RunState, TaskRunEvent, TaskStatus};
+use tasklens_model::{Contribution, RollupFigures, RunKey, RunState, TaskRunEvent, TaskStatus};
 use tasklens_store::{HistoryQuery, StoredRun, TimeseriesQuery, figures};
 
 const TASKS: [&str; 3] = [
@@ -151,8 +151,8 @@ async fn write_scrambled(store: &Store, scenario: &Scenario, events: Vec<TaskRun
 }
 
 /// Figures per task type recomputed from raw rows created at or after `since`.
-fn raw_figures(runs: &[StoredRun], since: DateTime<Utc>) -> BTreeMap<String, RollupDelta> {
-    let mut by_task: BTreeMap<String, RollupDelta> = BTreeMap::new();
+fn raw_figures(runs: &[StoredRun], since: DateTime<Utc>) -> BTreeMap<String, RollupFigures> {
+    let mut by_task: BTreeMap<String, RollupFigures> = BTreeMap::new();
     for run in runs.iter().filter(|r| r.created_at >= since) {
         by_task
             .entry(run.state.task_name.clone())

@@ -5,7 +5,7 @@ use sqlx::{Connection, PgConnection, PgPool, Row};
 use tasklens_model::Granularity;
 
 use crate::error::StoreError;
-use crate::types::{MaintenanceReport, RetentionPolicy};
+use crate::maintenance::{MaintenanceReport, RetentionPolicy};
 
 /// The advisory lock that makes maintenance run on one replica at a time ("tasklens" in ASCII).
 const MAINTENANCE_LOCK: i64 = 0x7461_736b_6c65_6e73;

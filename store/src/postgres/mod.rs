@@ -1,10 +1,12 @@
 //! [`PgStore`]: the store on PostgreSQL.
 
 mod bulk;
-mod listen;
+mod copy;
+mod live;
 mod maintenance;
-mod read;
+mod rollups;
 mod rows;
+mod search;
 mod stats;
 mod write;
 
@@ -12,20 +14,18 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection, PgPool};
-use tasklens_model::TaskRunEvent;
 
-use crate::TaskStore;
-use crate::live::LiveSubscription;
-pub(crate) use listen::PgLiveListener;
-
+use crate::backend::Backend;
+use crate::core::batch::Incoming;
 use crate::error::StoreError;
-use crate::types::{
-    HistoryPage, HistoryQuery, MaintenanceReport, RetentionPolicy, RunDetail, StorageStats,
-    StoredRun, TaskMetrics, TimeseriesPoint, TimeseriesQuery, WriteOutcome,
-};
+use crate::live::LiveSubscription;
+use crate::maintenance::{MaintenanceReport, RetentionPolicy, StorageStats};
+use crate::query::{HistoryPage, HistoryQuery};
+use crate::runs::{RunChange, StoredRun};
+use live::PgLiveListener;
+use rows::Pg;
 
 /// Connection settings.
 #[derive(Debug, Clone)]
@@ -199,32 +199,19 @@ impl PgStore {
 }
 
 #[async_trait]
-impl TaskStore for PgStore {
-    async fn write_batch(&self, events: Vec<TaskRunEvent>) -> Result<WriteOutcome, StoreError> {
-        write::write_batch(&self.pool, events).await
+impl Backend for PgStore {
+    type Dialect = Pg;
+
+    fn pool(&self) -> &PgPool {
+        &self.pool
     }
 
-    async fn metrics(&self, since: DateTime<Utc>) -> Result<Vec<TaskMetrics>, StoreError> {
-        read::metrics(&self.pool, since).await
+    async fn write_runs(&self, incoming: Incoming) -> Result<Vec<RunChange>, StoreError> {
+        write::write_runs(&self.pool, incoming).await
     }
 
-    async fn history(&self, query: &HistoryQuery) -> Result<HistoryPage, StoreError> {
-        read::history(&self.pool, query).await
-    }
-
-    async fn run(&self, id: i64) -> Result<Option<RunDetail>, StoreError> {
-        read::run(&self.pool, id).await
-    }
-
-    async fn timeseries(
-        &self,
-        query: &TimeseriesQuery,
-    ) -> Result<Vec<TimeseriesPoint>, StoreError> {
-        read::timeseries(&self.pool, query).await
-    }
-
-    async fn task_names(&self) -> Result<Vec<String>, StoreError> {
-        read::task_names(&self.pool).await
+    async fn text_history(&self, query: &HistoryQuery) -> Result<HistoryPage, StoreError> {
+        search::text_history(&self.pool, query).await
     }
 
     async fn maintain(&self, policy: &RetentionPolicy) -> Result<MaintenanceReport, StoreError> {
@@ -232,14 +219,9 @@ impl TaskStore for PgStore {
     }
 
     async fn subscribe(&self) -> Result<LiveSubscription, StoreError> {
-        Ok(LiveSubscription::postgres(
+        Ok(LiveSubscription::new(
             PgLiveListener::new(&self.pool).await?,
         ))
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
     }
 
     async fn fold_search_backlog(&self) -> Result<u64, StoreError> {

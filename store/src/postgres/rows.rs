@@ -1,64 +1,82 @@
-//! Decoding rows into model types, and the column lists the statements share.
+//! PostgreSQL's spelling of the shared statements, and its row codecs.
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::Row;
+use serde_json::Value;
 use sqlx::postgres::PgRow;
-use tasklens_model::{RunState, SourceSystem, TaskStatus};
+use sqlx::{PgPool, Postgres, QueryBuilder, Row};
+use tasklens_model::Histogram;
 
 use crate::error::StoreError;
-use crate::types::StoredRun;
+use crate::query::{contains_pattern, prefix_pattern};
+use crate::sql::Dialect;
 
-/// The columns [`stored_run`] decodes, in a SELECT list.
-pub(super) const RUN_COLUMNS: &str = "id, created_at, updated_at, enqueued_at, started_at, \
-     completed_at, attempt, status::text AS status, source::text AS source, task_name, task_id, \
-     trace_id, span_id, queue, service_name, worker_host, error_type, params, error_message, \
-     error_traceback";
+/// The PostgreSQL dialect.
+#[derive(Debug)]
+pub(crate) struct Pg;
 
-pub(super) fn status(text: &str) -> Result<TaskStatus, StoreError> {
-    text.parse()
-        .map_err(|e| StoreError::Corrupt(format!("{e}")))
-}
+#[async_trait]
+impl Dialect for Pg {
+    type Db = Postgres;
+    type Row = PgRow;
 
-fn fixed<const N: usize>(
-    bytes: Option<Vec<u8>>,
-    what: &str,
-) -> Result<Option<[u8; N]>, StoreError> {
-    bytes
-        .map(|b| {
-            <[u8; N]>::try_from(b.as_slice())
-                .map_err(|_| StoreError::Corrupt(format!("{what} of {} bytes", b.len())))
-        })
-        .transpose()
-}
+    const RUN_COLUMNS: &'static str = "id, created_at, updated_at, enqueued_at, started_at, \
+         completed_at, attempt, status::text AS status, source::text AS source, task_name, \
+         task_id, trace_id, span_id, queue, service_name, worker_host, error_type, params, \
+         error_message, error_traceback";
+    const STATUS_TEXT: &'static str = "status::text AS status";
+    const GRANULARITY_CAST: &'static str = "::rollup_granularity";
+    const STATUS_CAST: &'static str = "::task_status";
+    const SOURCE_CAST: &'static str = "::task_source";
 
-pub(super) fn stored_run(row: &PgRow) -> Result<StoredRun, StoreError> {
-    let source: String = row.try_get("source")?;
-    let status_text: String = row.try_get("status")?;
-    let state = RunState {
-        source: source
-            .parse::<SourceSystem>()
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-        task_id: row.try_get("task_id")?,
-        attempt: row.try_get("attempt")?,
-        task_name: row.try_get("task_name")?,
-        status: status(&status_text)?,
-        enqueued_at: row.try_get("enqueued_at")?,
-        started_at: row.try_get("started_at")?,
-        completed_at: row.try_get("completed_at")?,
-        params: row.try_get("params")?,
-        error_message: row.try_get("error_message")?,
-        error_type: row.try_get("error_type")?,
-        error_traceback: row.try_get("error_traceback")?,
-        trace_id: fixed(row.try_get("trace_id")?, "trace id")?,
-        span_id: fixed(row.try_get("span_id")?, "span id")?,
-        queue: row.try_get("queue")?,
-        service_name: row.try_get("service_name")?,
-        worker_host: row.try_get("worker_host")?,
-    };
-    Ok(StoredRun {
-        id: row.try_get("id")?,
-        created_at: row.try_get::<DateTime<Utc>, _>("created_at")?,
-        updated_at: row.try_get::<DateTime<Utc>, _>("updated_at")?,
-        state,
-    })
+    async fn fetch_all(
+        pool: &PgPool,
+        qb: &mut QueryBuilder<'_, Postgres>,
+    ) -> Result<Vec<PgRow>, StoreError> {
+        Ok(qb.build().fetch_all(pool).await?)
+    }
+
+    fn push_text<'a>(qb: &mut QueryBuilder<'a, Postgres>, value: &'a str) {
+        qb.push_bind(value);
+    }
+
+    fn push_time(qb: &mut QueryBuilder<'_, Postgres>, value: DateTime<Utc>) {
+        qb.push_bind(value);
+    }
+
+    fn push_int(qb: &mut QueryBuilder<'_, Postgres>, value: i64) {
+        qb.push_bind(value);
+    }
+
+    /// Task id exact or prefix (its btree index); error message and params' JSON text through
+    /// their trigram indexes (the same expressions as the indexes).
+    fn push_free_text(qb: &mut QueryBuilder<'_, Postgres>, text: &str) {
+        qb.push(" AND (task_id = ")
+            .push_bind(text.to_owned())
+            .push(" OR task_id LIKE ")
+            .push_bind(prefix_pattern(text))
+            .push(" OR error_message ILIKE ")
+            .push_bind(contains_pattern(text))
+            .push(" OR (params::text) ILIKE ")
+            .push_bind(contains_pattern(text))
+            .push(")");
+    }
+
+    fn time(row: &PgRow, column: &str) -> Result<DateTime<Utc>, StoreError> {
+        Ok(row.try_get(column)?)
+    }
+
+    fn opt_time(row: &PgRow, column: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        Ok(row.try_get(column)?)
+    }
+
+    /// Histograms are `bigint[]`.
+    fn histogram(row: &PgRow, column: &str) -> Result<Histogram, StoreError> {
+        Ok(Histogram::from_counts(row.try_get(column)?))
+    }
+
+    /// Params are `jsonb`.
+    fn params(row: &PgRow, column: &str) -> Result<Option<Value>, StoreError> {
+        Ok(row.try_get(column)?)
+    }
 }

@@ -3,7 +3,7 @@
 use sqlx::{PgPool, Row};
 
 use crate::error::StoreError;
-use crate::types::StorageStats;
+use crate::maintenance::StorageStats;
 
 pub(super) async fn storage_stats(pool: &PgPool) -> Result<StorageStats, StoreError> {
     let row = sqlx::query(

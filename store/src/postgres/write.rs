@@ -1,20 +1,20 @@
 //! The batch write: merge events into rows and rollups, in one transaction.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 
-use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::{PgPool, Postgres, Row, Transaction};
-use tasklens_model::{Contribution, RollupChanges, RollupDelta, RollupKey, TaskRunEvent};
 use uuid::Uuid;
 
-use super::bulk::{COPY_RUNS, CopyBuffer, encode_run};
-use super::rows::{RUN_COLUMNS, stored_run};
+use super::copy::{COPY_RUNS, CopyBuffer, encode_run};
+use super::live::notify;
+use super::rollups::apply_rollups;
+use super::rows::Pg;
+use crate::core::batch::{Incoming, batch_time, plan_batch};
 use crate::error::StoreError;
-use crate::incoming::merge_incoming;
-use crate::live::{self, LIVE_CHANNEL, LiveEvent};
-use crate::types::{RunChange, StoredRun, WriteOutcome};
+use crate::runs::{RunChange, StoredRun};
+use crate::sql::{Dialect, codec};
 
 /// Finds or creates each run's identity. `DO UPDATE` (not `DO NOTHING`) so that existing keys
 /// are returned too, and locked until commit: concurrent writers of one run take turns. Keys
@@ -48,40 +48,6 @@ fn update_sql() -> String {
          AND t.created_at >= $23 AND t.created_at <= $24"
     )
 }
-
-/// The class (first key) of the transaction-scoped advisory locks that pick a rollup lane
-/// ("tlrl" in ASCII). Maintenance's session lock uses the one-key form, a separate key space.
-const ROLLUP_LANE_LOCK_CLASS: i32 = 0x746c_726c;
-
-/// How many lanes a transaction tries before it shares lane 0 (and waits for its rows).
-const ROLLUP_LANES: i32 = 64;
-
-/// Adds a batch's rollup deltas to the rows of one lane: the first lane whose advisory lock
-/// this transaction gets, held until it ends, so no two writing transactions share a lane's
-/// rows and neither waits for the other's commit. Readers sum the lanes of a bucket.
-const ROLLUP_SQL: &str = "\
-WITH lane AS MATERIALIZED (
-    SELECT coalesce((SELECT l FROM generate_series(0, $15 - 1) AS l
-                     WHERE pg_try_advisory_xact_lock($14, l) LIMIT 1), 0)::smallint AS lane
-)
-INSERT INTO task_rollups AS r (granularity, bucket, task_name, lane, pending, running, success,
-    failed, duration_count, duration_sum_ms, duration_hist, wait_count, wait_sum_ms, wait_hist)
-SELECT g::rollup_granularity, b, n, lane.lane, p, ru, s, f, dc, ds, dh::bigint[], wc, ws,
-    wh::bigint[]
-FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::int8[], $5::int8[], $6::int8[],
-    $7::int8[], $8::int8[], $9::int8[], $10::text[], $11::int8[], $12::int8[], $13::text[])
-    AS u(g, b, n, p, ru, s, f, dc, ds, dh, wc, ws, wh), lane
-ON CONFLICT (granularity, bucket, task_name, lane) DO UPDATE SET
-    pending = r.pending + EXCLUDED.pending,
-    running = r.running + EXCLUDED.running,
-    success = r.success + EXCLUDED.success,
-    failed = r.failed + EXCLUDED.failed,
-    duration_count = r.duration_count + EXCLUDED.duration_count,
-    duration_sum_ms = r.duration_sum_ms + EXCLUDED.duration_sum_ms,
-    duration_hist = tasklens_hist_add(r.duration_hist, EXCLUDED.duration_hist),
-    wait_count = r.wait_count + EXCLUDED.wait_count,
-    wait_sum_ms = r.wait_sum_ms + EXCLUDED.wait_sum_ms,
-    wait_hist = tasklens_hist_add(r.wait_hist, EXCLUDED.wait_hist)";
 
 /// Column-wise arrays of runs, bound to `UNNEST_RUNS`.
 #[derive(Default)]
@@ -188,98 +154,6 @@ fn bounds(times: &[DateTime<Utc>]) -> (DateTime<Utc>, DateTime<Utc>) {
     (low, high)
 }
 
-/// `{1,0,-2}`: a histogram as a PostgreSQL array literal (bound as text, cast in SQL).
-fn array_literal(counts: &[i64]) -> String {
-    let mut out = String::with_capacity(counts.len() * 3 + 2);
-    out.push('{');
-    for (i, count) in counts.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        let _ = write!(out, "{count}");
-    }
-    out.push('}');
-    out
-}
-
-pub(super) async fn apply_rollups(
-    changes: Vec<(RollupKey, RollupDelta)>,
-    tx: &mut Transaction<'_, Postgres>,
-) -> Result<(), StoreError> {
-    if changes.is_empty() {
-        return Ok(());
-    }
-    let n = changes.len();
-    let (mut g, mut b, mut name) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
-    let mut counts: [Vec<i64>; 4] = Default::default();
-    let (mut dc, mut ds, mut dh) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
-    let (mut wc, mut ws, mut wh) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
-    for (key, delta) in changes {
-        g.push(key.granularity.as_str());
-        b.push(key.bucket);
-        name.push(key.task_name);
-        for (column, count) in counts.iter_mut().zip(delta.status_counts) {
-            column.push(count);
-        }
-        dc.push(delta.duration_count);
-        ds.push(delta.duration_sum_ms);
-        dh.push(array_literal(delta.duration_hist.counts()));
-        wc.push(delta.wait_count);
-        ws.push(delta.wait_sum_ms);
-        wh.push(array_literal(delta.wait_hist.counts()));
-    }
-    let [pending, running, success, failed] = counts;
-    sqlx::query(ROLLUP_SQL)
-        .bind(g)
-        .bind(b)
-        .bind(name)
-        .bind(pending)
-        .bind(running)
-        .bind(success)
-        .bind(failed)
-        .bind(dc)
-        .bind(ds)
-        .bind(dh)
-        .bind(wc)
-        .bind(ws)
-        .bind(wh)
-        .bind(ROLLUP_LANE_LOCK_CLASS)
-        .bind(ROLLUP_LANES)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
-}
-
-/// Publishes the batch's changes on the live channel. PostgreSQL delivers notifications only
-/// when the transaction commits, so listeners never see a change that was rolled back.
-async fn notify(
-    changed: &[RunChange],
-    tx: &mut Transaction<'_, Postgres>,
-) -> Result<(), StoreError> {
-    if changed.is_empty() {
-        return Ok(());
-    }
-    let events: Vec<LiveEvent> = changed.iter().map(LiveEvent::of).collect();
-    sqlx::query("SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload")
-        .bind(LIVE_CHANNEL)
-        .bind(live::payloads(&events))
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
-}
-
 /// Durations of the steps of one batch, for the debug log (where a slow batch spends its time).
 struct StepTimer {
     last: std::time::Instant,
@@ -316,18 +190,10 @@ struct Identity {
     inserted: bool,
 }
 
-pub(super) async fn write_batch(
+pub(super) async fn write_runs(
     pool: &PgPool,
-    events: Vec<TaskRunEvent>,
-) -> Result<WriteOutcome, StoreError> {
-    let (incoming, rejected) = merge_incoming(events);
-    if incoming.is_empty() {
-        return Ok(WriteOutcome {
-            changed: Vec::new(),
-            rejected,
-        });
-    }
-
+    incoming: Incoming,
+) -> Result<Vec<RunChange>, StoreError> {
     let mut timer = StepTimer::new();
     let mut tx = pool.begin().await?;
     let keys: Vec<Uuid> = incoming.keys().copied().collect();
@@ -351,15 +217,24 @@ pub(super) async fn write_batch(
     }
 
     timer.step("identity");
-    let existing: Vec<&Identity> = identities.values().filter(|i| !i.inserted).collect();
-    let mut current: HashMap<i64, StoredRun> = HashMap::with_capacity(existing.len());
-    if !existing.is_empty() {
-        let ids: Vec<i64> = existing.iter().map(|i| i.id).collect();
-        let created: Vec<DateTime<Utc>> = existing.iter().map(|i| i.created_at).collect();
+    let existing_ids: HashMap<i64, Uuid> = identities
+        .iter()
+        .filter(|(_, identity)| !identity.inserted)
+        .map(|(key, identity)| (identity.id, *key))
+        .collect();
+    let mut existing: HashMap<Uuid, StoredRun> = HashMap::with_capacity(existing_ids.len());
+    if !existing_ids.is_empty() {
+        let ids: Vec<i64> = existing_ids.keys().copied().collect();
+        let created: Vec<DateTime<Utc>> = identities
+            .values()
+            .filter(|identity| !identity.inserted)
+            .map(|identity| identity.created_at)
+            .collect();
         let (low, high) = bounds(&created);
         let sql = format!(
-            "SELECT {RUN_COLUMNS} FROM task_execution_logs \
-             WHERE id = ANY($1) AND created_at >= $2 AND created_at <= $3"
+            "SELECT {} FROM task_execution_logs \
+             WHERE id = ANY($1) AND created_at >= $2 AND created_at <= $3",
+            Pg::RUN_COLUMNS
         );
         for row in sqlx::query(&sql)
             .bind(&ids)
@@ -368,59 +243,39 @@ pub(super) async fn write_batch(
             .fetch_all(&mut *tx)
             .await?
         {
-            let run = stored_run(&row)?;
-            current.insert(run.id, run);
+            let run = codec::stored_run::<Pg>(&row)?;
+            if let Some(key) = existing_ids.get(&run.id) {
+                existing.insert(*key, run);
+            }
         }
     }
 
     timer.step("read");
-    let now = Utc::now()
-        .duration_trunc(TimeDelta::microseconds(1))
-        .unwrap_or_else(|_| Utc::now());
-    // New runs go in by binary COPY (no statement to parse, no arrays to unnest); changed runs
-    // by one UPDATE over arrays.
-    let (mut inserts, mut inserted) = (CopyBuffer::new(), 0usize);
+    // A run whose key survives but whose row expired is written again as new, under its key's
+    // id and creation time.
+    let plan = plan_batch(
+        incoming,
+        existing,
+        |digest, _| {
+            identities
+                .get(digest)
+                .map(|identity| (identity.id, identity.created_at))
+                .ok_or_else(|| {
+                    StoreError::Corrupt(format!("no identity returned for run key {digest}"))
+                })
+        },
+        batch_time(),
+    )?;
+    // New runs go in by binary COPY, changed runs by one UPDATE over arrays.
+    let mut inserts = CopyBuffer::new();
+    let mut inserted = 0usize;
+    for run in plan.inserts() {
+        encode_run(&mut inserts, run);
+        inserted += 1;
+    }
     let mut updates = RunColumns::default();
-    let mut rollups = RollupChanges::default();
-    let mut changed = Vec::new();
-    for (digest, (state, _)) in incoming {
-        let Some(identity) = identities.get(&digest) else {
-            return Err(StoreError::Corrupt(format!(
-                "no identity returned for run key {digest}"
-            )));
-        };
-        // A run whose key survives but whose row expired is written again as new.
-        let before = current.remove(&identity.id);
-        let merged = match &before {
-            Some(before) => before.state.clone().merge(state),
-            None => state,
-        };
-        if before.as_ref().is_some_and(|b| b.state == merged) {
-            continue; // a duplicate: nothing new
-        }
-        let before_contribution = before.as_ref().map(|b| Contribution::of(&b.state));
-        rollups.record(
-            identity.created_at,
-            before_contribution.as_ref(),
-            &Contribution::of(&merged),
-        );
-        let run = StoredRun {
-            id: identity.id,
-            created_at: identity.created_at,
-            updated_at: now,
-            state: merged,
-        };
-        match &before {
-            Some(_) => updates.push(&run),
-            None => {
-                encode_run(&mut inserts, &run);
-                inserted += 1;
-            }
-        }
-        changed.push(RunChange {
-            run,
-            previous_status: before.map(|b| b.state.status),
-        });
+    for run in plan.updates() {
+        updates.push(run);
     }
     timer.step("merge");
     if inserted > 0 {
@@ -433,24 +288,13 @@ pub(super) async fn write_batch(
         updates.execute(&update_sql(), &mut tx).await?;
     }
     timer.step("update");
-    notify(&changed, &mut tx).await?;
+    notify(&plan.changes, &mut tx).await?;
     timer.step("notify");
     // Last before the commit: the lane's rows stay locked for as short a time as possible.
-    apply_rollups(rollups.into_changes(), &mut tx).await?;
+    apply_rollups(plan.rollups, &mut tx).await?;
     timer.step("rollups");
     tx.commit().await?;
     timer.step("commit");
-    tracing::debug!(runs = changed.len(), steps = %timer, "batch written");
-    Ok(WriteOutcome { changed, rejected })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn histogram_literals() {
-        assert_eq!(array_literal(&[]), "{}");
-        assert_eq!(array_literal(&[1, 0, -2]), "{1,0,-2}");
-    }
+    tracing::debug!(runs = plan.changes.len(), steps = %timer, "batch written");
+    Ok(plan.changes)
 }

@@ -6,7 +6,7 @@ use tokio::sync::Mutex;
 
 use super::rows::micros;
 use crate::error::StoreError;
-use crate::types::{MaintenanceReport, RetentionPolicy};
+use crate::maintenance::{MaintenanceReport, RetentionPolicy};
 
 /// Runs `sql` (a DELETE bound to the cutoff then the batch size) until a batch deletes fewer
 /// rows than the batch size, taking the writer lock for each batch only. Returns the rows deleted.

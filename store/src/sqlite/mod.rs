@@ -4,8 +4,8 @@
 //! live events inside the process.
 
 mod maintenance;
-mod read;
 mod rows;
+mod search;
 mod write;
 
 use std::path::Path;
@@ -13,19 +13,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use tasklens_model::TaskRunEvent;
 use tokio::sync::Mutex;
 
-use crate::TaskStore;
+use crate::backend::Backend;
+use crate::core::batch::Incoming;
 use crate::error::StoreError;
 use crate::live::{LiveSubscription, LocalLiveHub};
-use crate::types::{
-    HistoryPage, HistoryQuery, MaintenanceReport, RetentionPolicy, RunDetail, TaskMetrics,
-    TimeseriesPoint, TimeseriesQuery, WriteOutcome,
-};
+use crate::maintenance::{MaintenanceReport, RetentionPolicy};
+use crate::query::{HistoryPage, HistoryQuery};
+use crate::runs::RunChange;
+use rows::Lite;
 
 /// Settings of an embedded store.
 #[derive(Debug, Clone)]
@@ -117,33 +116,20 @@ impl SqliteStore {
 }
 
 #[async_trait]
-impl TaskStore for SqliteStore {
-    async fn write_batch(&self, events: Vec<TaskRunEvent>) -> Result<WriteOutcome, StoreError> {
+impl Backend for SqliteStore {
+    type Dialect = Lite;
+
+    fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    async fn write_runs(&self, incoming: Incoming) -> Result<Vec<RunChange>, StoreError> {
         let _writing = self.writer.lock().await;
-        write::write_batch(&self.pool, &self.live, events).await
+        write::write_runs(&self.pool, &self.live, incoming).await
     }
 
-    async fn metrics(&self, since: DateTime<Utc>) -> Result<Vec<TaskMetrics>, StoreError> {
-        read::metrics(&self.pool, since).await
-    }
-
-    async fn history(&self, query: &HistoryQuery) -> Result<HistoryPage, StoreError> {
-        read::history(&self.pool, query).await
-    }
-
-    async fn run(&self, id: i64) -> Result<Option<RunDetail>, StoreError> {
-        read::run(&self.pool, id).await
-    }
-
-    async fn timeseries(
-        &self,
-        query: &TimeseriesQuery,
-    ) -> Result<Vec<TimeseriesPoint>, StoreError> {
-        read::timeseries(&self.pool, query).await
-    }
-
-    async fn task_names(&self) -> Result<Vec<String>, StoreError> {
-        read::task_names(&self.pool).await
+    async fn text_history(&self, query: &HistoryQuery) -> Result<HistoryPage, StoreError> {
+        search::text_history(&self.pool, query).await
     }
 
     async fn maintain(&self, policy: &RetentionPolicy) -> Result<MaintenanceReport, StoreError> {
@@ -158,11 +144,6 @@ impl TaskStore for SqliteStore {
 
     async fn subscribe(&self) -> Result<LiveSubscription, StoreError> {
         Ok(self.live.subscribe())
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
     }
 
     /// SQLite's indexes take their entries at once; none wait to be folded.

@@ -1,17 +1,105 @@
-//! Decoding SQLite rows into model types, and the column lists the statements share.
+//! SQLite's spelling of the shared statements, and its row codecs: timestamps as microseconds
+//! since the epoch, histograms and params as JSON text.
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::Row;
+use serde_json::Value;
 use sqlx::sqlite::SqliteRow;
-use tasklens_model::{Histogram, RunState, SourceSystem, TaskStatus};
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
+use tasklens_model::Histogram;
 
 use crate::error::StoreError;
-use crate::types::StoredRun;
+use crate::query::contains_pattern;
+use crate::sql::Dialect;
 
-/// The columns [`stored_run`] decodes, in a SELECT list.
-pub(super) const RUN_COLUMNS: &str = "id, created_at, updated_at, enqueued_at, started_at, \
-     completed_at, attempt, status, source, task_name, task_id, trace_id, span_id, queue, \
-     service_name, worker_host, error_type, params, error_message, error_traceback";
+/// The SQLite dialect.
+#[derive(Debug)]
+pub(crate) struct Lite;
+
+#[async_trait]
+impl Dialect for Lite {
+    type Db = Sqlite;
+    type Row = SqliteRow;
+
+    const RUN_COLUMNS: &'static str = "id, created_at, updated_at, enqueued_at, started_at, \
+         completed_at, attempt, status, source, task_name, task_id, trace_id, span_id, queue, \
+         service_name, worker_host, error_type, params, error_message, error_traceback";
+    const STATUS_TEXT: &'static str = "status";
+    const GRANULARITY_CAST: &'static str = "";
+    const STATUS_CAST: &'static str = "";
+    const SOURCE_CAST: &'static str = "";
+
+    async fn fetch_all(
+        pool: &SqlitePool,
+        qb: &mut QueryBuilder<'_, Sqlite>,
+    ) -> Result<Vec<SqliteRow>, StoreError> {
+        Ok(qb.build().fetch_all(pool).await?)
+    }
+
+    fn push_text<'a>(qb: &mut QueryBuilder<'a, Sqlite>, value: &'a str) {
+        qb.push_bind(value);
+    }
+
+    fn push_time(qb: &mut QueryBuilder<'_, Sqlite>, value: DateTime<Utc>) {
+        qb.push_bind(micros(value));
+    }
+
+    fn push_int(qb: &mut QueryBuilder<'_, Sqlite>, value: i64) {
+        qb.push_bind(value);
+    }
+
+    /// Task id: exact or prefix, case-sensitive (as on PostgreSQL), through the task id index.
+    /// Error message and params (their JSON text): a part of it, case-insensitive (SQLite's
+    /// LIKE folds ASCII letters only), each through its partial covering index. Three
+    /// subqueries, because SQLite reads every row for an OR of these conditions.
+    fn push_free_text(qb: &mut QueryBuilder<'_, Sqlite>, text: &str) {
+        qb.push(" AND id IN (SELECT id FROM task_execution_logs WHERE task_id >= ")
+            .push_bind(text.to_owned())
+            .push(" AND task_id < CAST(")
+            .push_bind(prefix_upper_bound(text))
+            .push(
+                " AS TEXT) UNION ALL SELECT id FROM task_execution_logs \
+             WHERE error_message IS NOT NULL AND error_message LIKE ",
+            )
+            .push_bind(contains_pattern(text))
+            .push(
+                " ESCAPE '\\' UNION ALL SELECT id FROM task_execution_logs \
+             WHERE params IS NOT NULL AND params LIKE ",
+            )
+            .push_bind(contains_pattern(text))
+            .push(" ESCAPE '\\')");
+    }
+
+    fn time(row: &SqliteRow, column: &str) -> Result<DateTime<Utc>, StoreError> {
+        timestamp(row.try_get(column)?)
+    }
+
+    fn opt_time(row: &SqliteRow, column: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        row.try_get::<Option<i64>, _>(column)?
+            .map(timestamp)
+            .transpose()
+    }
+
+    fn histogram(row: &SqliteRow, column: &str) -> Result<Histogram, StoreError> {
+        histogram(row.try_get(column)?)
+    }
+
+    fn params(row: &SqliteRow, column: &str) -> Result<Option<Value>, StoreError> {
+        row.try_get::<Option<String>, _>(column)?
+            .map(|text| serde_json::from_str(&text))
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(format!("params: {e}")))
+    }
+}
+
+/// The exclusive upper bound of the task ids starting with `prefix`, as bytes: the prefix
+/// followed by 0xFF, a byte no UTF-8 text contains, so every id with the prefix sorts below it
+/// in the binary collation and the task id index serves the search.
+fn prefix_upper_bound(prefix: &str) -> Vec<u8> {
+    let mut bound = prefix.as_bytes().to_vec();
+    bound.push(0xFF);
+    bound
+}
 
 /// Timestamps are stored as microseconds since the epoch: PostgreSQL's precision, and the model
 /// truncates every timestamp to it before the store sees it.
@@ -24,15 +112,6 @@ pub(super) fn timestamp(micros: i64) -> Result<DateTime<Utc>, StoreError> {
         .ok_or_else(|| StoreError::Corrupt(format!("timestamp out of range: {micros} µs")))
 }
 
-fn optional_timestamp(micros: Option<i64>) -> Result<Option<DateTime<Utc>>, StoreError> {
-    micros.map(timestamp).transpose()
-}
-
-pub(super) fn status(text: &str) -> Result<TaskStatus, StoreError> {
-    text.parse()
-        .map_err(|e| StoreError::Corrupt(format!("{e}")))
-}
-
 /// A histogram column: a JSON array of counts per bin.
 pub(super) fn histogram(text: &str) -> Result<Histogram, StoreError> {
     serde_json::from_str::<Vec<i64>>(text)
@@ -43,55 +122,6 @@ pub(super) fn histogram(text: &str) -> Result<Histogram, StoreError> {
 pub(super) fn histogram_text(histogram: &Histogram) -> String {
     let counts: Vec<String> = histogram.counts().iter().map(i64::to_string).collect();
     format!("[{}]", counts.join(","))
-}
-
-fn fixed<const N: usize>(
-    bytes: Option<Vec<u8>>,
-    what: &str,
-) -> Result<Option<[u8; N]>, StoreError> {
-    bytes
-        .map(|b| {
-            <[u8; N]>::try_from(b.as_slice())
-                .map_err(|_| StoreError::Corrupt(format!("{what} of {} bytes", b.len())))
-        })
-        .transpose()
-}
-
-pub(super) fn stored_run(row: &SqliteRow) -> Result<StoredRun, StoreError> {
-    let source: String = row.try_get("source")?;
-    let status_text: String = row.try_get("status")?;
-    let params: Option<String> = row.try_get("params")?;
-    let params = params
-        .map(|text| serde_json::from_str(&text))
-        .transpose()
-        .map_err(|e| StoreError::Corrupt(format!("params: {e}")))?;
-    let state = RunState {
-        source: source
-            .parse::<SourceSystem>()
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-        task_id: row.try_get("task_id")?,
-        attempt: row.try_get("attempt")?,
-        task_name: row.try_get("task_name")?,
-        status: status(&status_text)?,
-        enqueued_at: optional_timestamp(row.try_get("enqueued_at")?)?,
-        started_at: optional_timestamp(row.try_get("started_at")?)?,
-        completed_at: optional_timestamp(row.try_get("completed_at")?)?,
-        params,
-        error_message: row.try_get("error_message")?,
-        error_type: row.try_get("error_type")?,
-        error_traceback: row.try_get("error_traceback")?,
-        trace_id: fixed(row.try_get("trace_id")?, "trace id")?,
-        span_id: fixed(row.try_get("span_id")?, "span id")?,
-        queue: row.try_get("queue")?,
-        service_name: row.try_get("service_name")?,
-        worker_host: row.try_get("worker_host")?,
-    };
-    Ok(StoredRun {
-        id: row.try_get("id")?,
-        created_at: timestamp(row.try_get("created_at")?)?,
-        updated_at: timestamp(row.try_get("updated_at")?)?,
-        state,
-    })
 }
 
 /// Writes JSON the way PostgreSQL prints `jsonb` (`{"a": 1, "b": [1, 2]}`), so free text over
@@ -160,6 +190,15 @@ mod tests {
     fn timestamps_round_trip_at_microsecond_precision() {
         let ts = DateTime::from_timestamp_micros(1_795_000_000_123_456).expect("valid");
         assert_eq!(timestamp(micros(ts)).expect("valid"), ts);
+    }
+
+    #[test]
+    fn the_prefix_bound_sorts_after_every_id_with_the_prefix() {
+        let bound = prefix_upper_bound("task-02");
+        for id in ["task-02", "task-025", "task-02\u{10FFFF}zz"] {
+            assert!(id.as_bytes() < bound.as_slice(), "{id}");
+        }
+        assert!("task-03".as_bytes() > bound.as_slice());
     }
 
     #[test]

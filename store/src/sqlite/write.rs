@@ -3,19 +3,17 @@
 
 use std::collections::HashMap;
 
-use chrono::{DurationRound, TimeDelta, Utc};
 use serde_json::{Value, json};
 use sqlx::{Row, Sqlite, SqlitePool, Transaction};
-use tasklens_model::{
-    Contribution, RollupChanges, RollupDelta, RollupKey, RunKey, SourceSystem, TaskRunEvent,
-};
+use tasklens_model::{RollupFigures, RollupKey, RunKey, SourceSystem};
 use uuid::Uuid;
 
-use super::rows::{RUN_COLUMNS, histogram, histogram_text, micros, params_text, stored_run};
+use super::rows::{Lite, histogram_text, micros, params_text};
+use crate::core::batch::{Incoming, batch_time, plan_batch};
 use crate::error::StoreError;
-use crate::incoming::{Incoming, merge_incoming};
 use crate::live::{LiveEvent, LocalLiveHub};
-use crate::types::{RunChange, StoredRun, WriteOutcome};
+use crate::runs::{RunChange, StoredRun};
+use crate::sql::{Dialect, codec};
 
 /// A run's columns as the JSON array the statements below read (`value ->> i`): timestamps in
 /// microseconds, ids as hex, params as JSON text.
@@ -118,7 +116,7 @@ fn json_error(e: serde_json::Error) -> StoreError {
 /// read, added to in Rust and written back; only this transaction writes (one writer), so
 /// nothing changes in between.
 async fn apply_rollups(
-    changes: Vec<(RollupKey, RollupDelta)>,
+    changes: Vec<(RollupKey, RollupFigures)>,
     tx: &mut Transaction<'_, Sqlite>,
 ) -> Result<(), StoreError> {
     if changes.is_empty() {
@@ -134,26 +132,13 @@ async fn apply_rollups(
             )
         })
         .collect();
-    let mut existing: HashMap<(String, i64, String), RollupDelta> = HashMap::new();
+    let mut existing: HashMap<(String, i64, String), RollupFigures> = HashMap::new();
     for row in sqlx::query(ROLLUP_READ_SQL)
         .bind(serde_json::to_string(&keys).map_err(json_error)?)
         .fetch_all(&mut **tx)
         .await?
     {
-        let figures = RollupDelta {
-            status_counts: [
-                row.try_get("pending")?,
-                row.try_get("running")?,
-                row.try_get("success")?,
-                row.try_get("failed")?,
-            ],
-            duration_count: row.try_get("duration_count")?,
-            duration_sum_ms: row.try_get("duration_sum_ms")?,
-            duration_hist: histogram(row.try_get("duration_hist")?)?,
-            wait_count: row.try_get("wait_count")?,
-            wait_sum_ms: row.try_get("wait_sum_ms")?,
-            wait_hist: histogram(row.try_get("wait_hist")?)?,
-        };
+        let figures = codec::rollup_figures::<Lite>(&row)?;
         existing.insert(
             (
                 row.try_get("granularity")?,
@@ -209,8 +194,9 @@ async fn existing_runs(
         .map(|(state, _)| (state.source.as_str(), state.task_id.as_str(), state.attempt))
         .collect();
     let sql = format!(
-        "SELECT {RUN_COLUMNS} FROM task_execution_logs WHERE (source, task_id, attempt) IN \
-         (SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?1))"
+        "SELECT {} FROM task_execution_logs WHERE (source, task_id, attempt) IN \
+         (SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?1))",
+        Lite::RUN_COLUMNS
     );
     let mut existing = HashMap::with_capacity(keys.len());
     for row in sqlx::query(&sql)
@@ -218,57 +204,34 @@ async fn existing_runs(
         .fetch_all(&mut **tx)
         .await?
     {
-        let run = stored_run(&row)?;
+        let run = codec::stored_run::<Lite>(&row)?;
         existing.insert(run.state.key().digest(), run);
     }
     Ok(existing)
 }
 
 /// Writes the merged runs and their rollups in `tx`; returns what changed.
-async fn write_runs(
+async fn write_in(
     incoming: Incoming,
     tx: &mut Transaction<'_, Sqlite>,
 ) -> Result<Vec<RunChange>, StoreError> {
-    let now = Utc::now()
-        .duration_trunc(TimeDelta::microseconds(1))
-        .unwrap_or_else(|_| Utc::now());
-    let mut existing = existing_runs(&incoming, tx).await?;
-    let mut rollups = RollupChanges::default();
-    let mut changed = Vec::new();
-    for (digest, (state, first_seen)) in incoming {
-        let before = existing.remove(&digest);
-        let merged = match &before {
-            Some(before) => before.state.clone().merge(state),
-            None => state,
-        };
-        if before.as_ref().is_some_and(|b| b.state == merged) {
-            continue; // a duplicate: nothing new
-        }
-        let run = StoredRun {
-            id: before.as_ref().map_or(0, |b| b.id),
-            created_at: before.as_ref().map_or(first_seen, |b| b.created_at),
-            updated_at: now,
-            state: merged,
-        };
-        let before_contribution = before.as_ref().map(|b| Contribution::of(&b.state));
-        rollups.record(
-            run.created_at,
-            before_contribution.as_ref(),
-            &Contribution::of(&run.state),
-        );
-        changed.push(RunChange {
-            run,
-            previous_status: before.map(|b| b.state.status),
-        });
-    }
-    let (mut inserts, mut updates) = (Vec::new(), Vec::new());
-    for change in &changed {
-        let fields = run_fields(&change.run)?;
-        match change.previous_status {
-            None => inserts.push(fields),
-            Some(_) => updates.push(fields),
-        }
-    }
+    let existing = existing_runs(&incoming, tx).await?;
+    // A new run's id comes back from its insert; it was first seen when the batch says.
+    let plan = plan_batch(
+        incoming,
+        existing,
+        |_, first_seen| Ok((0, first_seen)),
+        batch_time(),
+    )?;
+    let inserts = plan
+        .inserts()
+        .map(run_fields)
+        .collect::<Result<Vec<_>, _>>()?;
+    let updates = plan
+        .updates()
+        .map(run_fields)
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut changed = plan.changes;
     if !updates.is_empty() {
         sqlx::query(UPDATE_SQL)
             .bind(Value::Array(updates).to_string())
@@ -298,27 +261,20 @@ async fn write_runs(
             })?;
         }
     }
-    apply_rollups(rollups.into_changes(), tx).await?;
+    apply_rollups(plan.rollups, tx).await?;
     Ok(changed)
 }
 
-/// One batch in one transaction. The caller holds the writer lock for the whole call, so live
+/// A batch's runs in one transaction. The caller holds the writer lock for the whole call, so live
 /// events go out in commit order, and only after the commit.
-pub(super) async fn write_batch(
+pub(super) async fn write_runs(
     pool: &SqlitePool,
     live: &LocalLiveHub,
-    events: Vec<TaskRunEvent>,
-) -> Result<WriteOutcome, StoreError> {
-    let (incoming, rejected) = merge_incoming(events);
-    if incoming.is_empty() {
-        return Ok(WriteOutcome {
-            changed: Vec::new(),
-            rejected,
-        });
-    }
+    incoming: Incoming,
+) -> Result<Vec<RunChange>, StoreError> {
     let started = std::time::Instant::now();
     let mut tx = pool.begin().await?;
-    let changed = match write_runs(incoming, &mut tx).await {
+    let changed = match write_in(incoming, &mut tx).await {
         Ok(changed) => changed,
         Err(err) => {
             // Roll back now, while the writer lock is held: a dropped transaction only queues
@@ -335,5 +291,5 @@ pub(super) async fn write_batch(
         took_ms = started.elapsed().as_secs_f64() * 1000.0,
         "batch written"
     );
-    Ok(WriteOutcome { changed, rejected })
+    Ok(changed)
 }

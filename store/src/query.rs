@@ -1,48 +1,14 @@
-//! What the store takes and gives back.
+//! What the dashboard asks the store, the rules every backend applies to those questions, and
+//! the answers.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
-use tasklens_model::{Granularity, RuleViolation, RunState, TaskStatus};
+use tasklens_model::{Granularity, TaskStatus};
 
-/// A run as stored: its merged state plus the store's own fields.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StoredRun {
-    pub id: i64,
-    /// When tasklens first heard of the run; fixes its partition and rollup buckets.
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub state: RunState,
-}
+use crate::error::StoreError;
+use crate::runs::StoredRun;
 
-impl StoredRun {
-    pub fn duration_ms(&self) -> Option<i64> {
-        self.state.duration_ms()
-    }
-
-    pub fn queue_wait_ms(&self) -> Option<i64> {
-        self.state.queue_wait_ms()
-    }
-}
-
-/// A run whose row a batch created or changed.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RunChange {
-    pub run: StoredRun,
-    /// The status before the batch; `None` for a run the batch created.
-    pub previous_status: Option<TaskStatus>,
-}
-
-/// The result of [`crate::TaskStore::write_batch`].
-#[derive(Debug, Default)]
-pub struct WriteOutcome {
-    /// Runs created or changed, in run-key order. Events that changed nothing (duplicates)
-    /// appear nowhere.
-    pub changed: Vec<RunChange>,
-    /// Events refused, with the rule each broke. They can never be accepted.
-    pub rejected: Vec<RuleViolation>,
-}
-
-/// Figures of one task type over a window (the seed's metrics contract plus percentiles).
+/// Figures of one task type over a window (the REST contract's metrics plus percentiles).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TaskMetrics {
     pub task_name: String,
@@ -101,7 +67,11 @@ impl HistoryQuery {
     pub const TEXT_COUNT_CAP: i64 = 1000;
 
     /// Checks the arguments; the store refuses a query that fails here.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), StoreError> {
+        self.check().map_err(StoreError::InvalidQuery)
+    }
+
+    fn check(&self) -> Result<(), String> {
         if self.page < 1 {
             return Err("page must be at least 1".into());
         }
@@ -118,6 +88,41 @@ impl HistoryQuery {
         }
         Ok(())
     }
+    /// The free text to search for, trimmed; `None` when there is none.
+    pub fn free_text(&self) -> Option<&str> {
+        self.text
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+    }
+
+    /// Rows to skip before the page.
+    pub fn offset(&self) -> i64 {
+        i64::from(self.page.saturating_sub(1)) * i64::from(self.page_size)
+    }
+}
+
+/// Escapes LIKE wildcards so free text matches literally (backslash is the escape character on
+/// both backends).
+pub(crate) fn like_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 4);
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The LIKE pattern of values containing `text`.
+pub(crate) fn contains_pattern(text: &str) -> String {
+    format!("%{}%", like_escape(text))
+}
+
+/// The LIKE pattern of values starting with `text`.
+pub(crate) fn prefix_pattern(text: &str) -> String {
+    format!("{}%", like_escape(text))
 }
 
 /// One page of history.
@@ -152,26 +157,6 @@ impl HistoryPage {
     }
 }
 
-/// Another attempt of the same task id, in short.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AttemptSummary {
-    pub id: i64,
-    pub attempt: i32,
-    pub status: TaskStatus,
-    pub created_at: DateTime<Utc>,
-    pub started_at: Option<DateTime<Utc>>,
-    pub completed_at: Option<DateTime<Utc>>,
-    pub duration_ms: Option<i64>,
-    pub error_message: Option<String>,
-}
-
-/// A run in full with its task id's other attempts (ordered by attempt).
-#[derive(Debug, Clone, PartialEq)]
-pub struct RunDetail {
-    pub run: StoredRun,
-    pub other_attempts: Vec<AttemptSummary>,
-}
-
 /// Which buckets a chart reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TimeseriesQuery {
@@ -197,6 +182,34 @@ impl TimeseriesQuery {
     }
 }
 
+/// The rollup rows a chart reads: buckets of one size from `from` (aligned) up to `to`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeseriesRange {
+    pub granularity: Granularity,
+    pub from: DateTime<Utc>,
+    /// Exclusive.
+    pub to: DateTime<Utc>,
+}
+
+impl TimeseriesQuery {
+    /// The buckets this query reads, with "until now" taken as `now`; refused when the window
+    /// is empty.
+    pub fn resolve(&self, now: DateTime<Utc>) -> Result<TimeseriesRange, StoreError> {
+        let to = self.end.unwrap_or(now);
+        if self.start >= to {
+            return Err(StoreError::InvalidQuery("start must be before end".into()));
+        }
+        let granularity = self
+            .granularity
+            .unwrap_or_else(|| Self::granularity_for(to - self.start));
+        Ok(TimeseriesRange {
+            granularity,
+            from: granularity.floor(self.start),
+            to,
+        })
+    }
+}
+
 /// Figures of one task type in one bucket.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TimeseriesPoint {
@@ -210,76 +223,47 @@ pub struct TimeseriesPoint {
     pub p95_duration_ms: Option<f64>,
 }
 
-/// What maintenance keeps.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RetentionPolicy {
-    /// Data older than this many days leaves.
-    pub retention_days: u32,
-    /// Partitions are created this many days ahead of today.
-    pub days_ahead: u32,
-    /// "Now" (a parameter so tests can move time).
-    pub now: DateTime<Utc>,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl RetentionPolicy {
-    pub const DEFAULT_RETENTION_DAYS: u32 = 30;
-    pub const DEFAULT_DAYS_AHEAD: u32 = 3;
-
-    pub fn new(retention_days: u32) -> Self {
-        RetentionPolicy {
-            retention_days,
-            days_ahead: Self::DEFAULT_DAYS_AHEAD,
-            now: Utc::now(),
-        }
+    #[test]
+    fn like_wildcards_match_literally() {
+        assert_eq!(like_escape("100%_done\\"), "100\\%\\_done\\\\");
+        assert_eq!(contains_pattern("a%"), "%a\\%%");
+        assert_eq!(prefix_pattern("t_1"), "t\\_1%");
     }
 
-    /// Everything created before this instant (a day boundary) leaves.
-    pub fn cutoff(&self) -> DateTime<Utc> {
-        Granularity::Day.floor(self.now - TimeDelta::days(i64::from(self.retention_days)))
+    #[test]
+    fn free_text_is_trimmed_and_blank_is_none() {
+        let query = |text: &str| HistoryQuery {
+            text: Some(text.into()),
+            ..HistoryQuery::default()
+        };
+        assert_eq!(query("  rate limit ").free_text(), Some("rate limit"));
+        assert_eq!(query("   ").free_text(), None);
+        assert_eq!(HistoryQuery::default().free_text(), None);
     }
-}
 
-/// What one maintenance run did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct MaintenanceReport {
-    /// Another replica held the maintenance lock: nothing was done.
-    pub skipped: bool,
-    pub partitions_created: Vec<String>,
-    pub partitions_dropped: Vec<String>,
-    /// Rows moved out of the default partition into a new partition.
-    pub rows_moved_from_default: u64,
-    /// Expired rows deleted from the default partition.
-    pub default_rows_deleted: u64,
-    pub run_keys_deleted: u64,
-    pub rollup_rows_deleted: u64,
-    /// Partitions whose planner statistics were refreshed (yesterday's, once its day is over).
-    pub partitions_analyzed: Vec<String>,
-}
-
-/// Disk used by the store (tables with their TOAST, and indexes).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct StorageStats {
-    pub runs: i64,
-    /// Heap and TOAST of every run partition.
-    pub run_table_bytes: i64,
-    /// Every index of every run partition.
-    pub run_index_bytes: i64,
-    /// The run identity table with its indexes.
-    pub key_bytes: i64,
-    pub rollup_bytes: i64,
-    pub rollup_rows: i64,
-}
-
-impl StorageStats {
-    /// Everything the store keeps, divided by the number of runs.
-    pub fn bytes_per_run(&self) -> f64 {
-        let total =
-            self.run_table_bytes + self.run_index_bytes + self.key_bytes + self.rollup_bytes;
-        #[allow(clippy::cast_precision_loss)]
-        if self.runs == 0 {
-            0.0
-        } else {
-            total as f64 / self.runs as f64
-        }
+    #[test]
+    fn a_timeseries_window_resolves_to_aligned_buckets_or_is_refused() {
+        let t = |s: &str| s.parse::<DateTime<Utc>>().expect("time");
+        let query = TimeseriesQuery {
+            start: t("2026-11-29T10:30:20Z"),
+            end: None,
+            task_name: None,
+            granularity: None,
+        };
+        let range = query.resolve(t("2026-11-29T12:00:00Z")).expect("valid");
+        assert_eq!(range.granularity, Granularity::Minute);
+        assert_eq!(range.from, t("2026-11-29T10:30:00Z"));
+        assert_eq!(range.to, t("2026-11-29T12:00:00Z"));
+        let err = query
+            .resolve(t("2026-11-29T10:00:00Z"))
+            .expect_err("empty window");
+        assert!(
+            err.to_string().contains("start must be before end"),
+            "{err}"
+        );
     }
 }

@@ -1,0 +1,141 @@
+//! What each database provides ([`Backend`]), and the store written once on top of it: every
+//! [`Backend`] is a [`TaskStore`], whose reads are planned and folded here with the rules of
+//! `core/` and run with the statements of `sql/`.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::Pool;
+use tasklens_model::window::split;
+use tasklens_model::{TaskRunEvent, WindowPiece};
+
+use crate::core::batch::{Incoming, merge_incoming};
+use crate::core::figures::{self, FiguresByTask};
+use crate::error::StoreError;
+use crate::live::LiveSubscription;
+use crate::maintenance::{MaintenanceReport, RetentionPolicy};
+use crate::query::{HistoryPage, HistoryQuery, TaskMetrics, TimeseriesPoint, TimeseriesQuery};
+use crate::runs::{RunChange, RunDetail, WriteOutcome};
+use crate::sql::{Dialect, reads};
+use crate::task_store::TaskStore;
+
+/// One database: its pool and dialect, for the reads written once in `sql/reads.rs`, and what
+/// it does its own way. What to ask and how to fold the answers is decided once, in the
+/// [`TaskStore`] impl below.
+#[async_trait]
+pub(crate) trait Backend: Send + Sync {
+    type Dialect: Dialect;
+
+    fn pool(&self) -> &Pool<<Self::Dialect as Dialect>::Db>;
+
+    /// Writes a batch's runs in one transaction, as [`crate::core::batch::plan_batch`] plans
+    /// them against the rows that exist; returns what changed once committed.
+    async fn write_runs(&self, incoming: Incoming) -> Result<Vec<RunChange>, StoreError>;
+
+    /// A free-text page with its (capped) count: each database searches in its own way.
+    async fn text_history(&self, query: &HistoryQuery) -> Result<HistoryPage, StoreError>;
+
+    async fn maintain(&self, policy: &RetentionPolicy) -> Result<MaintenanceReport, StoreError>;
+
+    async fn subscribe(&self) -> Result<LiveSubscription, StoreError>;
+
+    async fn fold_search_backlog(&self) -> Result<u64, StoreError>;
+}
+
+/// Sums, per task type, the figures of the runs created in `pieces`: rollup rows for the
+/// bucket pieces, raw rows for the rest.
+async fn figures_over<D: Dialect>(
+    pool: &Pool<D::Db>,
+    pieces: &[WindowPiece],
+    task_name: Option<&str>,
+) -> Result<FiguresByTask, StoreError> {
+    let mut sum = FiguresByTask::default();
+    let spans = figures::bucket_spans(pieces);
+    if !spans.is_empty() {
+        for (name, row) in reads::rollup_rows::<D>(pool, &spans, task_name).await? {
+            sum.add_row(name, &row);
+        }
+    }
+    for (from, to) in figures::raw_ranges(pieces) {
+        for run in reads::raw_contributions::<D>(pool, from, to, task_name).await? {
+            sum.add_run(&run);
+        }
+    }
+    Ok(sum)
+}
+
+#[async_trait]
+impl<B: Backend> TaskStore for B {
+    async fn write_batch(&self, events: Vec<TaskRunEvent>) -> Result<WriteOutcome, StoreError> {
+        let (incoming, rejected) = merge_incoming(events);
+        let changed = if incoming.is_empty() {
+            Vec::new()
+        } else {
+            self.write_runs(incoming).await?
+        };
+        Ok(WriteOutcome { changed, rejected })
+    }
+
+    async fn metrics(&self, since: DateTime<Utc>) -> Result<Vec<TaskMetrics>, StoreError> {
+        let sum = figures_over::<B::Dialect>(self.pool(), &split(since, None), None).await?;
+        Ok(figures::all_task_metrics(sum.into_map()))
+    }
+
+    async fn history(&self, query: &HistoryQuery) -> Result<HistoryPage, StoreError> {
+        query.validate()?;
+        if query.free_text().is_some() {
+            return self.text_history(query).await;
+        }
+        let items = reads::history_rows::<B::Dialect>(self.pool(), query).await?;
+        // Counted from rollups, plus raw rows at the edges of the range: exact.
+        let pieces = split(query.start.unwrap_or(DateTime::UNIX_EPOCH), query.end);
+        let sum =
+            figures_over::<B::Dialect>(self.pool(), &pieces, query.task_name.as_deref()).await?;
+        Ok(HistoryPage::of(
+            query,
+            items,
+            (sum.count(query.status), true),
+        ))
+    }
+
+    async fn run(&self, id: i64) -> Result<Option<RunDetail>, StoreError> {
+        let Some(run) = reads::run_row::<B::Dialect>(self.pool(), id).await? else {
+            return Ok(None);
+        };
+        let other_attempts = reads::other_attempts::<B::Dialect>(self.pool(), &run).await?;
+        Ok(Some(RunDetail {
+            run,
+            other_attempts,
+        }))
+    }
+
+    async fn timeseries(
+        &self,
+        query: &TimeseriesQuery,
+    ) -> Result<Vec<TimeseriesPoint>, StoreError> {
+        let range = query.resolve(Utc::now())?;
+        let rows =
+            reads::timeseries_rows::<B::Dialect>(self.pool(), &range, query.task_name.as_deref())
+                .await?;
+        Ok(figures::timeseries_points(rows))
+    }
+
+    async fn task_names(&self) -> Result<Vec<String>, StoreError> {
+        reads::task_names::<B::Dialect>(self.pool()).await
+    }
+
+    async fn maintain(&self, policy: &RetentionPolicy) -> Result<MaintenanceReport, StoreError> {
+        Backend::maintain(self, policy).await
+    }
+
+    async fn subscribe(&self) -> Result<LiveSubscription, StoreError> {
+        Backend::subscribe(self).await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        reads::ping::<B::Dialect>(self.pool()).await
+    }
+
+    async fn fold_search_backlog(&self) -> Result<u64, StoreError> {
+        Backend::fold_search_backlog(self).await
+    }
+}

@@ -1,0 +1,10 @@
+//! The store core: every rule and fold that does not depend on the database, written once for
+//! both backends. Pure: no I/O, no SQL.
+//!
+//! - [`batch`]: a batch's events merged per run, then planned against the rows that exist (what
+//!   to insert, what to update, what changed, what to add to the rollups);
+//! - [`figures`]: rollup rows and raw rows summed per task type, lanes of one bucket folded, and
+//!   the sums turned into the numbers the dashboard shows.
+
+pub mod batch;
+pub mod figures;

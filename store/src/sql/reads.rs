@@ -1,0 +1,82 @@
+//! The dashboard's reads, written once over a [`Dialect`]: each builds its statement, runs it on
+//! the pool and decodes the rows.
+
+use chrono::{DateTime, Utc};
+use sqlx::{Pool, QueryBuilder};
+use tasklens_model::{BucketSpan, Contribution, RollupFigures};
+
+use super::{Columns, Dialect, codec};
+use crate::error::StoreError;
+use crate::query::{HistoryQuery, TimeseriesRange};
+use crate::runs::{AttemptSummary, StoredRun};
+
+type DbPool<D> = Pool<<D as Dialect>::Db>;
+
+pub(crate) async fn rollup_rows<D: Dialect>(
+    pool: &DbPool<D>,
+    spans: &[BucketSpan],
+    task_name: Option<&str>,
+) -> Result<Vec<(String, RollupFigures)>, StoreError> {
+    let mut qb = super::rollup_rows::<D>(spans, task_name);
+    let rows = D::fetch_all(pool, &mut qb).await?;
+    rows.iter().map(codec::named_rollup::<D>).collect()
+}
+
+pub(crate) async fn raw_contributions<D: Dialect>(
+    pool: &DbPool<D>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    task_name: Option<&str>,
+) -> Result<Vec<Contribution>, StoreError> {
+    let mut qb = super::raw_contributions::<D>(from, to, task_name);
+    let rows = D::fetch_all(pool, &mut qb).await?;
+    rows.iter().map(codec::contribution::<D>).collect()
+}
+
+pub(crate) async fn history_rows<D: Dialect>(
+    pool: &DbPool<D>,
+    query: &HistoryQuery,
+) -> Result<Vec<StoredRun>, StoreError> {
+    let mut qb = super::history_page::<D>(query);
+    let rows = D::fetch_all(pool, &mut qb).await?;
+    rows.iter().map(codec::stored_run::<D>).collect()
+}
+
+pub(crate) async fn run_row<D: Dialect>(
+    pool: &DbPool<D>,
+    id: i64,
+) -> Result<Option<StoredRun>, StoreError> {
+    let mut qb = super::run_by_id::<D>(id);
+    let rows = D::fetch_all(pool, &mut qb).await?;
+    rows.first().map(codec::stored_run::<D>).transpose()
+}
+
+pub(crate) async fn other_attempts<D: Dialect>(
+    pool: &DbPool<D>,
+    run: &StoredRun,
+) -> Result<Vec<AttemptSummary>, StoreError> {
+    let mut qb = super::other_attempts::<D>(run.state.source.as_str(), &run.state.task_id, run.id);
+    let rows = D::fetch_all(pool, &mut qb).await?;
+    rows.iter().map(codec::attempt_summary::<D>).collect()
+}
+
+pub(crate) async fn timeseries_rows<D: Dialect>(
+    pool: &DbPool<D>,
+    range: &TimeseriesRange,
+    task_name: Option<&str>,
+) -> Result<Vec<(DateTime<Utc>, String, RollupFigures)>, StoreError> {
+    let mut qb = super::timeseries_rows::<D>(range, task_name);
+    let rows = D::fetch_all(pool, &mut qb).await?;
+    rows.iter().map(codec::bucket_rollup::<D>).collect()
+}
+
+pub(crate) async fn task_names<D: Dialect>(pool: &DbPool<D>) -> Result<Vec<String>, StoreError> {
+    let mut qb = QueryBuilder::new(super::TASK_NAMES_SQL);
+    let rows = D::fetch_all(pool, &mut qb).await?;
+    rows.iter().map(|row| row.text("task_name")).collect()
+}
+
+pub(crate) async fn ping<D: Dialect>(pool: &DbPool<D>) -> Result<(), StoreError> {
+    D::fetch_all(pool, &mut QueryBuilder::new("SELECT 1")).await?;
+    Ok(())
+}
