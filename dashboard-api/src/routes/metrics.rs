@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use crate::error::ApiError;
 use crate::params::{self, QueryParams};
 use crate::read_cache::JsonBody;
-use crate::server::AppState;
+use crate::state::AppState;
 
 /// Figures per task type over the last `time_window_hours`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]

@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 
 use crate::error::ApiError;
 use crate::read_cache::JsonBody;
-use crate::server::AppState;
+use crate::state::AppState;
 
 /// The task types with runs in the store.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use crate::error::ApiError;
 use crate::params::{self, QueryParams};
 use crate::read_cache::JsonBody;
-use crate::server::AppState;
+use crate::state::AppState;
 
 /// The size of a chart's buckets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
