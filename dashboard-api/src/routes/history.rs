@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 
 use crate::error::ApiError;
 use crate::params::{self, QueryParams};
-use crate::read_cache::JsonBody;
+use crate::read_cache::{JsonBody, ReadKey};
 use crate::state::AppState;
 use crate::wire::{RunSource, RunStatus};
 
@@ -105,12 +105,10 @@ pub async fn history(
     RawQuery(raw): RawQuery,
 ) -> Result<JsonBody, ApiError> {
     let query = params::history(&QueryParams::parse(raw.as_deref()))?;
-    // The parsed query is the key: its dates are absolute, so equal queries have equal answers.
-    let key = format!("{query:?}");
     let store = &state.store;
     state
         .read_cache
-        .get_or_load("history", &key, || async move {
+        .get_or_load(ReadKey::history(&query), || async move {
             let page = store.history(&query).await?;
             let total_pages = page.total_pages();
             Ok(HistoryResponse {

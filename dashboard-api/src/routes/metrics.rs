@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 
 use crate::error::ApiError;
 use crate::params::{self, QueryParams};
-use crate::read_cache::JsonBody;
+use crate::read_cache::{JsonBody, ReadKey};
 use crate::state::AppState;
 
 /// Figures per task type over the last `time_window_hours`.
@@ -87,10 +87,13 @@ pub async fn metrics(
 ) -> Result<JsonBody, ApiError> {
     let params = QueryParams::parse(raw.as_deref());
     let hours = params::time_window(&params)?;
+    let key = ReadKey::Metrics {
+        window_hours: hours,
+    };
     let store = &state.store;
     state
         .read_cache
-        .get_or_load("metrics", &hours.to_string(), || async move {
+        .get_or_load(key, || async move {
             // `generated_at` tells a shared answer's age.
             let now = Utc::now();
             let mut metrics: Vec<TaskMetricsItem> = store
