@@ -26,7 +26,8 @@ pub struct HistoryResponse {
     pub items: Vec<HistoryItem>,
 }
 
-/// A run as listed in the history (the seed's fields plus identity, queue and timings).
+/// A run as listed in the history: what ran, its status, params, times and error, plus its
+/// identity (task id, attempt, source), queue and queue wait.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct HistoryItem {
     pub id: i64,

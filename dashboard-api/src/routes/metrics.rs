@@ -20,7 +20,8 @@ pub struct MetricsResponse {
     pub metrics: Vec<TaskMetricsItem>,
 }
 
-/// One task type's figures: the seed's fields plus duration and queue-wait percentiles.
+/// One task type's figures: runs by status, mean duration and success rate, plus duration and
+/// queue-wait percentiles.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct TaskMetricsItem {
     pub task_name: String,
