@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 
-use crate::server::AppState;
+use crate::state::AppState;
 
 pub async fn healthz() -> &'static str {
     "ok\n"

@@ -19,6 +19,7 @@ pub mod params;
 pub mod read_cache;
 pub mod routes;
 pub mod server;
+pub mod state;
 pub mod telemetry;
 pub mod wire;
 

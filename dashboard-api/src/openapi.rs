@@ -22,7 +22,7 @@ use crate::{error, live, routes, wire};
         routes::tasks::task,
         routes::timeseries::timeseries,
         routes::task_names::task_names,
-        live::websocket,
+        live::socket::websocket,
     ),
     components(schemas(
         error::ErrorBody,

@@ -16,7 +16,10 @@ use std::time::{Duration, Instant};
 use axum::body::Bytes;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
+use tasklens_model::TaskStatus;
+use tasklens_store::HistoryQuery;
 use tokio::sync::OnceCell;
 
 use crate::error::ApiError;
@@ -58,7 +61,66 @@ struct Entry {
     body: OnceCell<JsonBody>,
 }
 
-type Key = (&'static str, String);
+/// The question an answer answers: the endpoint and the fields of its validated query. Equal
+/// keys ask the same question, so they share one answer; a field that changes the answer is a
+/// field of the key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ReadKey {
+    Metrics {
+        window_hours: u32,
+    },
+    /// The history query's fields (its dates are absolute, so equal queries have equal answers).
+    History {
+        task_name: Option<String>,
+        status: Option<TaskStatus>,
+        start: Option<DateTime<Utc>>,
+        end: Option<DateTime<Utc>>,
+        text: Option<String>,
+        page: u32,
+        page_size: u32,
+    },
+    /// The window's length, not its bounds: the window moves with the clock, the question does
+    /// not (an answer is at most `max_age` old anyway).
+    Timeseries {
+        window_hours: u32,
+        task_name: Option<String>,
+    },
+    TaskNames,
+}
+
+impl ReadKey {
+    pub fn history(query: &HistoryQuery) -> Self {
+        // Destructured, so a field added to the query cannot be left out of the key.
+        let HistoryQuery {
+            task_name,
+            status,
+            start,
+            end,
+            text,
+            page,
+            page_size,
+        } = query;
+        ReadKey::History {
+            task_name: task_name.clone(),
+            status: *status,
+            start: *start,
+            end: *end,
+            text: text.clone(),
+            page: *page,
+            page_size: *page_size,
+        }
+    }
+
+    /// The endpoint's name in the cache's metrics.
+    fn endpoint(&self) -> &'static str {
+        match self {
+            ReadKey::Metrics { .. } => "metrics",
+            ReadKey::History { .. } => "history",
+            ReadKey::Timeseries { .. } => "timeseries",
+            ReadKey::TaskNames => "task_names",
+        }
+    }
+}
 
 /// The cache. Bounded: when `capacity` questions are held, expired ones are dropped, and if
 /// none has expired the cache starts over empty.
@@ -66,7 +128,7 @@ type Key = (&'static str, String);
 pub struct ReadCache {
     max_age: Duration,
     capacity: usize,
-    entries: Mutex<HashMap<Key, Arc<Entry>>>,
+    entries: Mutex<HashMap<ReadKey, Arc<Entry>>>,
 }
 
 impl ReadCache {
@@ -82,7 +144,7 @@ impl ReadCache {
         }
     }
 
-    fn entry(&self, key: Key) -> (Arc<Entry>, bool) {
+    fn entry(&self, key: ReadKey) -> (Arc<Entry>, bool) {
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(entry) = entries.get(&key)
             && entry.started.elapsed() <= self.max_age
@@ -103,14 +165,8 @@ impl ReadCache {
         (entry, false)
     }
 
-    /// The answer to `query` on `endpoint`: shared when fresh enough, else from `load`.
-    /// `query` must determine the answer (a validated query string, say).
-    pub async fn get_or_load<T, F, Fut>(
-        &self,
-        endpoint: &'static str,
-        query: &str,
-        load: F,
-    ) -> Result<JsonBody, ApiError>
+    /// The answer to the question `key` asks: shared when fresh enough, else from `load`.
+    pub async fn get_or_load<T, F, Fut>(&self, key: ReadKey, load: F) -> Result<JsonBody, ApiError>
     where
         T: Serialize,
         F: FnOnce() -> Fut,
@@ -120,7 +176,8 @@ impl ReadCache {
         if self.max_age.is_zero() {
             return load_body().await;
         }
-        let (entry, shared) = self.entry((endpoint, query.to_owned()));
+        let endpoint = key.endpoint();
+        let (entry, shared) = self.entry(key);
         telemetry::read_cache(endpoint, shared);
         entry.body.get_or_try_init(load_body).await.cloned()
     }
@@ -132,9 +189,17 @@ mod tests {
 
     use super::*;
 
-    async fn ask(cache: &ReadCache, query: &str, loads: &AtomicUsize) -> String {
+    /// A key per question name.
+    fn key(question: &str) -> ReadKey {
+        ReadKey::Timeseries {
+            window_hours: 24,
+            task_name: Some(question.to_owned()),
+        }
+    }
+
+    async fn ask(cache: &ReadCache, question: &str, loads: &AtomicUsize) -> String {
         let body = cache
-            .get_or_load("test", query, || async {
+            .get_or_load(key(question), || async {
                 let n = loads.fetch_add(1, Ordering::SeqCst) + 1;
                 tokio::task::yield_now().await;
                 Ok::<_, ApiError>(n)
@@ -177,7 +242,7 @@ mod tests {
     async fn errors_are_not_kept() {
         let cache = ReadCache::new(Duration::from_secs(60), 8);
         let failed = cache
-            .get_or_load("test", "a", || async {
+            .get_or_load(key("a"), || async {
                 Err::<u8, _>(ApiError::Unavailable("down".into()))
             })
             .await;
@@ -196,6 +261,91 @@ mod tests {
             assert!(held <= 3, "{held}");
         }
         assert_eq!(loads.load(Ordering::SeqCst), 10);
+    }
+
+    #[test]
+    fn keys_differ_in_every_field_of_the_query_and_equal_queries_share_one() {
+        use std::collections::HashSet;
+
+        use chrono::TimeZone;
+
+        let base = HistoryQuery {
+            task_name: Some("score_message".into()),
+            status: Some(TaskStatus::Failed),
+            start: Some(
+                Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0)
+                    .single()
+                    .expect("date"),
+            ),
+            end: Some(
+                Utc.with_ymd_and_hms(2025, 1, 2, 0, 0, 0)
+                    .single()
+                    .expect("date"),
+            ),
+            text: Some("timeout".into()),
+            page: 2,
+            page_size: 50,
+        };
+        assert_eq!(ReadKey::history(&base), ReadKey::history(&base.clone()));
+        let one_field_changed = [
+            HistoryQuery {
+                task_name: Some("send_email".into()),
+                ..base.clone()
+            },
+            HistoryQuery {
+                status: Some(TaskStatus::Success),
+                ..base.clone()
+            },
+            HistoryQuery {
+                start: None,
+                ..base.clone()
+            },
+            HistoryQuery {
+                end: Some(
+                    Utc.with_ymd_and_hms(2025, 1, 3, 0, 0, 0)
+                        .single()
+                        .expect("date"),
+                ),
+                ..base.clone()
+            },
+            HistoryQuery {
+                text: None,
+                ..base.clone()
+            },
+            HistoryQuery {
+                page: 3,
+                ..base.clone()
+            },
+            HistoryQuery {
+                page_size: 51,
+                ..base.clone()
+            },
+        ];
+        let mut keys: HashSet<ReadKey> = HashSet::from([ReadKey::history(&base)]);
+        for query in &one_field_changed {
+            assert!(keys.insert(ReadKey::history(query)), "{query:?}");
+        }
+        // The same validated query shares one key however its query string was written.
+        let parsed = |raw: &str| {
+            crate::params::history(&crate::params::QueryParams::parse(Some(raw))).expect("valid")
+        };
+        assert_eq!(
+            ReadKey::history(&parsed("task_name=a&page=2")),
+            ReadKey::history(&parsed("page=2&task_name=a&unknown=1"))
+        );
+        // Endpoints never share a key.
+        let timeseries = ReadKey::Timeseries {
+            window_hours: 24,
+            task_name: None,
+        };
+        assert_ne!(ReadKey::Metrics { window_hours: 24 }, timeseries);
+        assert_ne!(
+            timeseries,
+            ReadKey::Timeseries {
+                window_hours: 25,
+                task_name: None
+            }
+        );
     }
 
     #[test]

@@ -12,7 +12,6 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
-use metrics_exporter_prometheus::PrometheusHandle;
 use tasklens_store::TaskStore;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
@@ -26,35 +25,11 @@ use crate::config::ApiConfig;
 use crate::error::ApiError;
 use crate::live::{self, LiveHub};
 use crate::read_cache::ReadCache;
+use crate::state::AppState;
 use crate::{admin, openapi, routes, telemetry};
 
 /// The WebSocket's path (the only API path that also takes the token as a query parameter).
 pub const WS_PATH: &str = "/api/v1/monitoring/ws";
-
-/// What every handler shares.
-#[derive(Clone)]
-pub struct AppState {
-    pub store: Arc<dyn TaskStore>,
-    pub hub: Arc<LiveHub>,
-    /// Read answers shared between requests asking the same question.
-    pub read_cache: Arc<ReadCache>,
-    pub token: TokenCheck,
-    pub prometheus: PrometheusHandle,
-    /// Turns true on shutdown.
-    pub stop: watch::Receiver<bool>,
-    pub ws_ping_interval: Duration,
-    /// Held by every WebSocket task: shutdown waits until all are dropped.
-    pub ws_alive: mpsc::Sender<()>,
-}
-
-impl std::fmt::Debug for AppState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppState")
-            .field("token", &self.token)
-            .field("ws_ping_interval", &self.ws_ping_interval)
-            .finish_non_exhaustive()
-    }
-}
 
 /// Why the API cannot start.
 #[derive(Debug, thiserror::Error)]

@@ -8,8 +8,8 @@ use utoipa::ToSchema;
 
 use crate::error::ApiError;
 use crate::params::{self, QueryParams};
-use crate::read_cache::JsonBody;
-use crate::server::AppState;
+use crate::read_cache::{JsonBody, ReadKey};
+use crate::state::AppState;
 use crate::wire::{RunSource, RunStatus};
 
 /// One page of runs.
@@ -26,7 +26,8 @@ pub struct HistoryResponse {
     pub items: Vec<HistoryItem>,
 }
 
-/// A run as listed in the history (the seed's fields plus identity, queue and timings).
+/// A run as listed in the history: what ran, its status, params, times and error, plus its
+/// identity (task id, attempt, source), queue and queue wait.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct HistoryItem {
     pub id: i64,
@@ -105,12 +106,10 @@ pub async fn history(
     RawQuery(raw): RawQuery,
 ) -> Result<JsonBody, ApiError> {
     let query = params::history(&QueryParams::parse(raw.as_deref()))?;
-    // The parsed query is the key: its dates are absolute, so equal queries have equal answers.
-    let key = format!("{query:?}");
     let store = &state.store;
     state
         .read_cache
-        .get_or_load("history", &key, || async move {
+        .get_or_load(ReadKey::history(&query), || async move {
             let page = store.history(&query).await?;
             let total_pages = page.total_pages();
             Ok(HistoryResponse {

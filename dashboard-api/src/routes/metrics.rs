@@ -8,8 +8,8 @@ use utoipa::ToSchema;
 
 use crate::error::ApiError;
 use crate::params::{self, QueryParams};
-use crate::read_cache::JsonBody;
-use crate::server::AppState;
+use crate::read_cache::{JsonBody, ReadKey};
+use crate::state::AppState;
 
 /// Figures per task type over the last `time_window_hours`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -20,7 +20,8 @@ pub struct MetricsResponse {
     pub metrics: Vec<TaskMetricsItem>,
 }
 
-/// One task type's figures: the seed's fields plus duration and queue-wait percentiles.
+/// One task type's figures: runs by status, mean duration and success rate, plus duration and
+/// queue-wait percentiles.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct TaskMetricsItem {
     pub task_name: String,
@@ -87,10 +88,13 @@ pub async fn metrics(
 ) -> Result<JsonBody, ApiError> {
     let params = QueryParams::parse(raw.as_deref());
     let hours = params::time_window(&params)?;
+    let key = ReadKey::Metrics {
+        window_hours: hours,
+    };
     let store = &state.store;
     state
         .read_cache
-        .get_or_load("metrics", &hours.to_string(), || async move {
+        .get_or_load(key, || async move {
             // `generated_at` tells a shared answer's age.
             let now = Utc::now();
             let mut metrics: Vec<TaskMetricsItem> = store

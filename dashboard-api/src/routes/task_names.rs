@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::error::ApiError;
-use crate::read_cache::JsonBody;
-use crate::server::AppState;
+use crate::read_cache::{JsonBody, ReadKey};
+use crate::state::AppState;
 
 /// The task types with runs in the store.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -31,7 +31,7 @@ pub async fn task_names(State(state): State<AppState>) -> Result<JsonBody, ApiEr
     let store = &state.store;
     state
         .read_cache
-        .get_or_load("task_names", "", || async move {
+        .get_or_load(ReadKey::TaskNames, || async move {
             let mut task_names = store.task_names().await?;
             task_names.sort();
             Ok(TaskNamesResponse { task_names })

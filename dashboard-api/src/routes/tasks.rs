@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 
 use crate::error::ApiError;
 use crate::params;
-use crate::server::AppState;
+use crate::state::AppState;
 use crate::wire::{RunSource, RunStatus};
 
 /// A run in full.

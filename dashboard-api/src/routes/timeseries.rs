@@ -9,8 +9,8 @@ use utoipa::ToSchema;
 
 use crate::error::ApiError;
 use crate::params::{self, QueryParams};
-use crate::read_cache::JsonBody;
-use crate::server::AppState;
+use crate::read_cache::{JsonBody, ReadKey};
+use crate::state::AppState;
 
 /// The size of a chart's buckets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -97,12 +97,17 @@ pub async fn timeseries(
     RawQuery(raw): RawQuery,
 ) -> Result<JsonBody, ApiError> {
     let now = Utc::now();
-    let (query, granularity) = params::timeseries(&QueryParams::parse(raw.as_deref()), now)?;
+    let params = QueryParams::parse(raw.as_deref());
+    let (query, granularity) = params::timeseries(&params, now)?;
+    // Keyed by the window's length: the window moves with `now`, the question does not.
+    let key = ReadKey::Timeseries {
+        window_hours: params::time_window(&params)?,
+        task_name: query.task_name.clone(),
+    };
     let store = &state.store;
-    // Keyed by the query string: the window moves with `now`, the question does not.
     state
         .read_cache
-        .get_or_load("timeseries", raw.as_deref().unwrap_or(""), || async move {
+        .get_or_load(key, || async move {
             let mut points: Vec<TimeseriesPointItem> = store
                 .timeseries(&query)
                 .await?

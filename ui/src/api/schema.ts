@@ -160,7 +160,10 @@ export interface components {
         ErrorData: {
             message: string;
         };
-        /** @description A run as listed in the history (the seed's fields plus identity, queue and timings). */
+        /**
+         * @description A run as listed in the history: what ran, its status, params, times and error, plus its
+         *     identity (task id, attempt, source), queue and queue wait.
+         */
         HistoryItem: {
             /** Format: int32 */
             attempt: number;
@@ -330,7 +333,10 @@ export interface components {
             statuses: components["schemas"]["RunStatus"][] | null;
             task_names: string[] | null;
         };
-        /** @description One task type's figures: the seed's fields plus duration and queue-wait percentiles. */
+        /**
+         * @description One task type's figures: runs by status, mean duration and success rate, plus duration and
+         *     queue-wait percentiles.
+         */
         TaskMetricsItem: {
             /**
              * Format: double

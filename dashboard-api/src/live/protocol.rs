@@ -1,0 +1,286 @@
+//! The live feed's wire protocol: the messages each side sends (one JSON object per text
+//! frame), the filter a client sets and the form the hub checks it in.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tasklens_store::LiveEvent;
+use utoipa::ToSchema;
+
+use crate::wire::{RunSource, RunStatus};
+
+/// A message from the server (one JSON object per text frame).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMessage {
+    /// A run changed status (one message per change).
+    TaskStatusChanged {
+        task_name: String,
+        status: RunStatus,
+        /// When the change was committed (the run's `updated_at`).
+        timestamp: DateTime<Utc>,
+        data: StatusChange,
+    },
+    /// The client must reload from the REST endpoints: events were dropped for it.
+    Resync {
+        timestamp: DateTime<Utc>,
+        data: ResyncData,
+    },
+    /// Acknowledges a filter.
+    Subscribed {
+        timestamp: DateTime<Utc>,
+        data: SubscriptionFilter,
+    },
+    /// The client sent something the server does not understand; the connection stays open.
+    Error {
+        timestamp: DateTime<Utc>,
+        data: ErrorData,
+    },
+}
+
+/// The run whose status changed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct StatusChange {
+    pub id: i64,
+    pub task_id: String,
+    /// Null for a run seen for the first time.
+    pub previous_status: Option<RunStatus>,
+    pub source: RunSource,
+    pub attempt: i32,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub duration_ms: Option<i64>,
+    pub queue_wait_ms: Option<i64>,
+    /// Cut to 300 bytes; the full message is in the run's detail.
+    pub error_message: Option<String>,
+}
+
+/// Why the client must reload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ResyncReason {
+    /// The client read too slowly: its queued messages were dropped.
+    SlowClient,
+    /// The server's listener lost events (a dropped database connection).
+    MissedEvents,
+}
+
+impl ResyncReason {
+    pub(super) fn as_str(self) -> &'static str {
+        match self {
+            Self::SlowClient => "slow_client",
+            Self::MissedEvents => "missed_events",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ResyncData {
+    pub reason: ResyncReason,
+}
+
+/// Which changes a client receives; null means all.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct SubscriptionFilter {
+    pub task_names: Option<Vec<String>>,
+    pub statuses: Option<Vec<RunStatus>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ErrorData {
+    pub message: String,
+}
+
+/// A message from the client.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientMessage {
+    /// Receive only these task types and statuses from now on (null: all).
+    Subscribe {
+        #[serde(default)]
+        task_names: Option<Vec<String>>,
+        #[serde(default)]
+        statuses: Option<Vec<RunStatus>>,
+    },
+}
+
+impl ServerMessage {
+    /// The message for a store event, or `None` when the event is not a status change.
+    pub fn of_event(event: &LiveEvent) -> Option<Self> {
+        if event.previous_status == Some(event.status) {
+            return None;
+        }
+        Some(ServerMessage::TaskStatusChanged {
+            task_name: event.task_name.clone(),
+            status: event.status.into(),
+            timestamp: event.updated_at,
+            data: StatusChange {
+                id: event.id,
+                task_id: event.task_id.clone(),
+                previous_status: event.previous_status.map(RunStatus::from),
+                source: event.source.into(),
+                attempt: event.attempt,
+                created_at: event.created_at,
+                started_at: event.started_at,
+                completed_at: event.completed_at,
+                duration_ms: event.duration_ms,
+                queue_wait_ms: event.queue_wait_ms,
+                error_message: event.error_message.clone(),
+            },
+        })
+    }
+
+    pub(super) fn resync(reason: ResyncReason) -> Self {
+        ServerMessage::Resync {
+            timestamp: Utc::now(),
+            data: ResyncData { reason },
+        }
+    }
+
+    pub(super) fn to_text(&self) -> String {
+        // Serialising these plain structs cannot fail; an empty object is a safe fallback.
+        serde_json::to_string(self).unwrap_or_else(|_| "{}".to_owned())
+    }
+}
+
+/// A client's filter, in the form the hub checks.
+#[derive(Debug, Default)]
+pub(super) struct Filter {
+    task_names: Option<HashSet<String>>,
+    statuses: Option<HashSet<RunStatus>>,
+}
+
+impl Filter {
+    pub(super) fn of(subscription: &SubscriptionFilter) -> Self {
+        Filter {
+            task_names: subscription
+                .task_names
+                .as_ref()
+                .map(|names| names.iter().cloned().collect()),
+            statuses: subscription
+                .statuses
+                .as_ref()
+                .map(|statuses| statuses.iter().copied().collect()),
+        }
+    }
+
+    pub(super) fn admits(&self, task_name: &str, status: RunStatus) -> bool {
+        self.task_names
+            .as_ref()
+            .is_none_or(|names| names.contains(task_name))
+            && self
+                .statuses
+                .as_ref()
+                .is_none_or(|statuses| statuses.contains(&status))
+    }
+}
+
+/// What the server answers to a client's frame, and the filter it sets.
+pub(super) fn answer(text: &str) -> (ServerMessage, Option<SubscriptionFilter>) {
+    match serde_json::from_str::<ClientMessage>(text) {
+        Ok(ClientMessage::Subscribe {
+            task_names,
+            statuses,
+        }) => {
+            let filter = SubscriptionFilter {
+                task_names,
+                statuses,
+            };
+            let ack = ServerMessage::Subscribed {
+                timestamp: Utc::now(),
+                data: filter.clone(),
+            };
+            (ack, Some(filter))
+        }
+        Err(err) => (
+            ServerMessage::Error {
+                timestamp: Utc::now(),
+                data: ErrorData {
+                    message: format!(
+                        "expected {{\"type\":\"subscribe\",\"task_names\":[..]|null,\
+                         \"statuses\":[..]|null}}: {err}"
+                    ),
+                },
+            },
+            None,
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tasklens_model::{SourceSystem, TaskStatus};
+
+    use super::*;
+
+    fn event(id: i64, status: TaskStatus, previous: Option<TaskStatus>) -> LiveEvent {
+        LiveEvent {
+            id,
+            task_id: format!("t{id}"),
+            task_name: "score_message".into(),
+            status,
+            previous_status: previous,
+            source: SourceSystem::Celery,
+            attempt: 0,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+            started_at: None,
+            completed_at: None,
+            duration_ms: None,
+            queue_wait_ms: None,
+            error_message: None,
+        }
+    }
+
+    #[test]
+    fn only_status_changes_become_messages() {
+        use TaskStatus::*;
+        assert!(ServerMessage::of_event(&event(1, Pending, None)).is_some());
+        assert!(ServerMessage::of_event(&event(1, Running, Some(Pending))).is_some());
+        assert!(ServerMessage::of_event(&event(1, Running, Some(Running))).is_none());
+    }
+
+    #[test]
+    fn filters() {
+        let filter = |names: Option<&[&str]>, statuses: Option<&[RunStatus]>| {
+            Filter::of(&SubscriptionFilter {
+                task_names: names.map(|n| n.iter().map(|s| (*s).to_owned()).collect()),
+                statuses: statuses.map(<[RunStatus]>::to_vec),
+            })
+        };
+        assert!(filter(None, None).admits("a", RunStatus::Failed));
+        assert!(filter(Some(&["a"]), None).admits("a", RunStatus::Success));
+        assert!(!filter(Some(&["a"]), None).admits("b", RunStatus::Success));
+        assert!(!filter(Some(&[]), None).admits("a", RunStatus::Success));
+        let failed_a = filter(Some(&["a"]), Some(&[RunStatus::Failed]));
+        assert!(failed_a.admits("a", RunStatus::Failed));
+        assert!(!failed_a.admits("a", RunStatus::Success));
+        assert!(!failed_a.admits("b", RunStatus::Failed));
+    }
+
+    #[test]
+    fn client_messages() {
+        let (reply, filter) = answer(r#"{"type":"subscribe","task_names":["a"],"statuses":null}"#);
+        assert!(matches!(reply, ServerMessage::Subscribed { .. }));
+        assert_eq!(
+            filter,
+            Some(SubscriptionFilter {
+                task_names: Some(vec!["a".into()]),
+                statuses: None
+            })
+        );
+        let (_, filter) = answer(r#"{"type":"subscribe"}"#);
+        assert_eq!(filter, Some(SubscriptionFilter::default()));
+        for bad in [
+            r#"{"type":"subscribe","statuses":["done"]}"#,
+            "nonsense",
+            r#"{"type":"x"}"#,
+        ] {
+            let (reply, filter) = answer(bad);
+            assert!(matches!(reply, ServerMessage::Error { .. }), "{bad}");
+            assert_eq!(filter, None);
+        }
+    }
+}
