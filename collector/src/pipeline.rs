@@ -24,15 +24,14 @@ pub struct PipelineConfig {
     /// ...or once its first event has waited this long for company. Zero (the default) takes
     /// what is queued when a writer is free: under load the writers are busy and submissions
     /// gather while they wait, so batches grow by themselves; at light load a timer would only
-    /// add its wait to every answer (10 ms made the ack p99 at half load 60-83 ms instead of
-    /// 52-54, BENCHMARKS.md).
+    /// add its wait to every answer (BENCHMARKS.md, "Collector").
     pub batch_max_delay: Duration,
     /// Batches being written at once. While one commits the next is already being written, so
     /// a submission does not wait for the batch before it; the store keeps concurrent writers
     /// of one run correct (they lock its key in turn).
     pub batch_writers: usize,
     /// Events accepted but not yet committed, at most: the bound on the queue's memory (about
-    /// 1 KB per event). 32,000 is 16 full batches, over half a second of writing at full speed.
+    /// 1 KB per event). The default is 16 full batches; BENCHMARKS.md has what it costs.
     pub queue_capacity: usize,
 }
 

@@ -1,8 +1,8 @@
 //! Folds the free-text indexes' waiting entries in the background, after commits.
 //!
 //! A batch's write only queues its runs' entries for the free-text indexes; when that queue is
-//! full, the write that finds it so folds all of it, and that batch's senders wait 50-100 ms
-//! more (BENCHMARKS.md, "Collector"). This task folds the queue after commits instead (at most
+//! full, the write that finds it so folds all of it, and that batch's senders wait for it
+//! (BENCHMARKS.md, "Collector"). This task folds the queue after commits instead (at most
 //! once per [`FOLD_PAUSE`]), so a batch pays for its own rows only.
 
 use std::future::Future;

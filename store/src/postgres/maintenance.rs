@@ -228,8 +228,8 @@ JOIN pg_am a ON a.oid = c.relam
 WHERE p.inhparent = 'task_execution_logs'::regclass AND a.amname = 'gin'";
 
 /// Folds the GIN indexes' pending lists into the indexes. A write only appends to the pending
-/// list; the write that finds it over `gin_pending_list_limit` folds it inline, which made a
-/// batch of 512 runs take 60-140 ms instead of 7-25. Folding here takes that work off the write
+/// list; the write that finds it over `gin_pending_list_limit` folds it inline, several times
+/// slower than a batch alone (BENCHMARKS.md). Folding here takes that work off the write
 /// path: while an index is being folded here, a write that fills its list leaves the folding to
 /// this call instead of doing it too (PostgreSQL lets one folder work on an index at a time, and
 /// a write does not wait for it).
