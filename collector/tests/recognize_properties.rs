@@ -22,7 +22,7 @@ use tasklens_model::{Redactor, TaskRunEvent, TaskStatus};
 
 const T0: u64 = 1_790_000_000_000_000_000;
 
-/// Every key a recogniser reads, plus a few it does not.
+/// Every key a recognizer reads, plus a few it does not.
 const KEYS: &[&str] = &[
     "tasklens.task.name",
     "tasklens.task.id",
@@ -67,7 +67,7 @@ const KEYS: &[&str] = &[
     "",
 ];
 
-/// String values that mean something to a recogniser.
+/// String values that mean something to a recognizer.
 const WORDS: &[&str] = &[
     "run",
     "apply_async",
@@ -731,7 +731,7 @@ proptest! {
     /// Decode + recognition on arbitrary bytes, as the receivers do: protobuf and OTLP/JSON
     /// decoding either fails cleanly or yields a request that recognition handles without panic.
     #[test]
-    fn decoding_and_recognising_arbitrary_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
+    fn decoding_and_recognizing_arbitrary_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
         use prost::Message as _;
         let mut recognizer = tasklens_collector::recognize::Recognizer::new(tasklens_model::Redactor::default(), 64);
         if let Ok(request) = opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest::decode(bytes.as_slice()) {

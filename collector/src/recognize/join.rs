@@ -1,4 +1,4 @@
-//! The recogniser's memory across requests: bounded maps that join spans (and log records)
+//! The recognizer's memory across requests: bounded maps that join spans (and log records)
 //! exported at different times. Every map holds at most its capacity and forgets the entry
 //! inserted longest ago first, so a flood of spans that never join costs bounded memory.
 
@@ -18,7 +18,7 @@ pub(crate) struct SpanRef {
 /// A map of at most `capacity` entries that evicts the oldest insertion first.
 ///
 /// Insertion order is kept in a queue of (key, generation); an entry re-inserted or removed
-/// leaves a stale queue item behind, recognised by its generation and skipped. The queue is
+/// leaves a stale queue item behind, recognized by its generation and skipped. The queue is
 /// compacted when stale items outnumber live ones, so it stays within twice the capacity.
 #[derive(Debug)]
 pub(crate) struct BoundedMap<K, V> {
@@ -108,7 +108,7 @@ pub(crate) struct ProducerFact {
     pub attempt: i32,
 }
 
-/// A run span already recognised, for the error reports that arrive as log records.
+/// A run span already recognized, for the error reports that arrive as log records.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct RunFact {
     pub key: RunKey,
@@ -153,14 +153,14 @@ impl ErrorReport {
 /// Most exception reports kept waiting for their run span.
 const WAITING_ERRORS_MAX: usize = 2_000;
 
-/// Everything the recogniser remembers between requests.
+/// Everything the recognizer remembers between requests.
 #[derive(Debug)]
 pub(crate) struct Joins {
     /// TaskIQ producer span -> the task id (message id) and attempt it enqueued.
     pub taskiq_producers: BoundedMap<SpanRef, ProducerFact>,
     /// TaskIQ producer span not seen yet -> the fallback key its run was written under.
     pub taskiq_orphans: BoundedMap<SpanRef, RunKey>,
-    /// Run spans recognised -> their run (for log records and Celery retry producers).
+    /// Run spans recognized -> their run (for log records and Celery retry producers).
     pub runs: BoundedMap<SpanRef, RunFact>,
     /// Error reports whose run span has not arrived yet.
     pub waiting_errors: BoundedMap<SpanRef, ErrorReport>,

@@ -1,7 +1,7 @@
 //! Recognition: which spans (and log records) of an OTLP export are task runs, and the
 //! [`TaskRunEvent`]s they report.
 //!
-//! Each span goes to the first recogniser that claims it, in this order:
+//! Each span goes to the first recognizer that claims it, in this order:
 //!
 //! | source      | claims a span that has                                                      |
 //! |-------------|-----------------------------------------------------------------------------|
@@ -13,7 +13,7 @@
 //! | `messaging` | `messaging.system`, with operation `process` (CONSUMER) or `send`/`create`/`publish` (PRODUCER) |
 //!
 //! Anything else is counted as ignored, never an error. A claimed span either yields one event
-//! or is rejected with a reason (bad ids, missing times, no task id...); a recogniser may also
+//! or is rejected with a reason (bad ids, missing times, no task id...); a recognizer may also
 //! find that a claimed span is not a run after all (e.g. a Celery span whose action is neither
 //! `run` nor `apply_async`), which counts as ignored.
 //!
@@ -35,7 +35,7 @@
 //!   [`Recognizer::logs`]).
 //!
 //! Within one request, TaskIQ producer spans are indexed first, then worker spans are
-//! recognised, then producer spans, so the joins do not depend on the order of spans inside a
+//! recognized, then producer spans, so the joins do not depend on the order of spans inside a
 //! request.
 //!
 //! Architecture Invariant: pure logic, no I/O and no async; nothing from the network is
@@ -109,7 +109,7 @@ impl Recognizer {
         }
     }
 
-    /// Recognises the task runs of a trace export.
+    /// Recognizes the task runs of a trace export.
     pub fn traces(
         &mut self,
         request: &ExportTraceServiceRequest,
@@ -154,7 +154,7 @@ impl Recognizer {
         out
     }
 
-    /// Recognises error reports in a log export: a log record with `exception.*` attributes and
+    /// Recognizes error reports in a log export: a log record with `exception.*` attributes and
     /// a trace and span id reports the error of the run whose run span has that id. The event
     /// carries the error fields and status `pending`, the lowest, so it never changes the run's
     /// status (the merge keeps the higher one). A report whose run span has not been seen yet
@@ -219,7 +219,7 @@ impl Recognizer {
         }
     }
 
-    /// Validates a recogniser's outcome and records it.
+    /// Validates a recognizer's outcome and records it.
     fn settle(
         &mut self,
         view: &SpanView<'_>,
@@ -260,7 +260,7 @@ impl Recognizer {
     }
 }
 
-/// Which recogniser claims a span (see the module table).
+/// Which recognizer claims a span (see the module table).
 fn classify(view: &SpanView<'_>) -> Option<SourceSystem> {
     let attrs = view.attrs;
     let kind = view.kind();

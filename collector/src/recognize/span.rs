@@ -1,4 +1,4 @@
-//! One span as the recognisers see it: its attributes, its resource, the checks every task span
+//! One span as the recognizers see it: its attributes, its resource, the checks every task span
 //! must pass (ids, times), its error details, and the run states built from it.
 
 use chrono::{DateTime, Utc};
@@ -17,7 +17,7 @@ use super::join::SpanRef;
 /// message on every failed run.
 pub(crate) const NO_ERROR_MESSAGE: &str = "task failed (no error message was reported)";
 
-/// The resource attributes the recognisers use.
+/// The resource attributes the recognizers use.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct ResourceInfo<'a> {
     pub service_name: Option<&'a str>,
@@ -69,7 +69,7 @@ pub(crate) struct Draft {
     pub at: SpanRef,
 }
 
-/// What a recogniser makes of a span it was given: `Ok(None)` when the span turns out not to
+/// What a recognizer makes of a span it was given: `Ok(None)` when the span turns out not to
 /// be a task run (ignored), `Err(reason)` when it is a task span that can never be accepted.
 pub(crate) type Outcome = Result<Option<Draft>, String>;
 

@@ -62,7 +62,7 @@ fn action(view: &SpanView<'_>) -> Option<Action> {
 }
 
 /// Remembers a producer span's task id and attempt for the run spans that follow it. Called
-/// for every TaskIQ span of a request before any is recognised.
+/// for every TaskIQ span of a request before any is recognized.
 pub(crate) fn index_producer(view: &SpanView<'_>, joins: &mut Joins) {
     if action(view) != Some(Action::Send) {
         return;

@@ -1,4 +1,4 @@
-//! Small builders of OTLP spans, log records and requests for the recognisers' tests.
+//! Small builders of OTLP spans, log records and requests for the recognizers' tests.
 
 use chrono::{DateTime, TimeZone, Utc};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
@@ -251,7 +251,7 @@ pub(crate) fn recognizer() -> Recognizer {
     Recognizer::new(Redactor::default(), 1024)
 }
 
-/// Recognises `spans` with a fresh recogniser.
+/// Recognizes `spans` with a fresh recognizer.
 pub(crate) fn recognize_spans(spans: Vec<Span>) -> Recognized {
     recognizer().traces(&traces(spans), observed())
 }
