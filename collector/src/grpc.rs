@@ -38,7 +38,7 @@ impl GrpcReceiver {
             .metadata()
             .get("authorization")
             .map(tonic::metadata::MetadataValue::as_bytes);
-        if !self.ingest.token.allows(presented) {
+        if !self.ingest.token.allows_header(presented) {
             telemetry::request_refused("unauthenticated");
             return Err(Status::unauthenticated(
                 "missing or wrong bearer token in the authorization metadata",

@@ -166,7 +166,7 @@ async fn read_body(
             ));
         }
     };
-    if !state.ingest.token.allows(
+    if !state.ingest.token.allows_header(
         headers
             .get(header::AUTHORIZATION)
             .map(HeaderValue::as_bytes),

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
-use crate::auth::TokenCheck;
+use tasklens_service::TokenCheck;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::pipeline::{Pipeline, SubmitError};

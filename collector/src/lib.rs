@@ -6,7 +6,6 @@
 //! Architecture Invariant: a sender is answered "OK" only after the commit that holds its data.
 
 pub mod admin;
-pub mod auth;
 pub mod grpc;
 pub mod http;
 pub mod ingest;
@@ -17,4 +16,4 @@ pub mod search_backlog;
 pub mod server;
 pub mod telemetry;
 
-pub use server::{CollectorConfig, RunningCollector, start};
+pub use server::{CollectorAddrs, CollectorConfig, RunningCollector, start};

@@ -7,13 +7,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tasklens_model::Redactor;
+use tasklens_service::{RunningServer, TokenCheck, bind, stopped};
 use tasklens_store::TaskStore;
-use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
-use tokio::task::JoinHandle;
 use tower::util::MapResponseLayer;
 
-use crate::auth::TokenCheck;
 use crate::ingest::Ingest;
 use crate::pipeline::{Pipeline, PipelineConfig};
 use crate::recognize::Recognizer;
@@ -64,59 +62,26 @@ impl Default for CollectorConfig {
     }
 }
 
-/// A collector that is serving.
-#[derive(Debug)]
-pub struct RunningCollector {
+/// Where a collector listens (the real ports when port 0 was asked for).
+#[derive(Debug, Clone, Copy)]
+pub struct CollectorAddrs {
     pub grpc_addr: SocketAddr,
     pub http_addr: SocketAddr,
     pub admin_addr: SocketAddr,
-    stop: watch::Sender<bool>,
-    task: JoinHandle<std::io::Result<()>>,
 }
 
-impl RunningCollector {
-    /// Graceful shutdown: stop accepting, commit and answer what was accepted, then return.
-    pub async fn shutdown(self) -> std::io::Result<()> {
-        let _ = self.stop.send(true);
-        self.wait().await
-    }
-
-    /// Waits until the collector stops (after a shutdown from elsewhere, or a failure).
-    pub async fn wait(self) -> std::io::Result<()> {
-        match self.task.await {
-            Ok(result) => result,
-            Err(join) => Err(std::io::Error::other(join)),
-        }
-    }
-
-    /// A handle that stops the collector when told.
-    pub fn stopper(&self) -> watch::Sender<bool> {
-        self.stop.clone()
-    }
-}
-
-async fn stopped(mut stop: watch::Receiver<bool>) {
-    let _ = stop.wait_for(|stopped| *stopped).await;
-}
+/// A collector that is serving. Its graceful shutdown stops accepting, commits and answers what
+/// was accepted, then returns.
+pub type RunningCollector = RunningServer<CollectorAddrs>;
 
 /// Binds the three addresses and starts serving.
 pub async fn start(
     config: CollectorConfig,
     store: Arc<dyn TaskStore>,
 ) -> std::io::Result<RunningCollector> {
-    let bind = |addr: SocketAddr, what: &'static str| async move {
-        TcpListener::bind(addr).await.map_err(|e| {
-            std::io::Error::new(e.kind(), format!("cannot listen for {what} on {addr}: {e}"))
-        })
-    };
-    let grpc_listener = bind(config.grpc_addr, "OTLP/gRPC").await?;
-    let http_listener = bind(config.http_addr, "OTLP/HTTP").await?;
-    let admin_listener = bind(config.admin_addr, "health and metrics").await?;
-    let (grpc_addr, http_addr, admin_addr) = (
-        grpc_listener.local_addr()?,
-        http_listener.local_addr()?,
-        admin_listener.local_addr()?,
-    );
+    let (grpc_listener, grpc_addr) = bind("OTLP/gRPC", config.grpc_addr).await?;
+    let (http_listener, http_addr) = bind("OTLP/HTTP", config.http_addr).await?;
+    let (admin_listener, admin_addr) = bind("health and metrics", config.admin_addr).await?;
     let _ = telemetry::prometheus();
 
     let committed = Arc::new(Notify::new());
@@ -159,7 +124,7 @@ pub async fn start(
     ));
     drop(ingest);
 
-    let task = tokio::spawn(async move {
+    let serving = async move {
         let (grpc, http, admin) = tokio::join!(
             async { grpc_server.await.map_err(std::io::Error::other) },
             http_server.into_future(),
@@ -171,13 +136,13 @@ pub async fn start(
         let _ = schedule.await;
         let _ = folder.await;
         grpc.and(http).and(admin)
-    });
-    tracing::info!(%grpc_addr, %http_addr, %admin_addr, "collector listening");
-    Ok(RunningCollector {
+    };
+    let addrs = CollectorAddrs {
         grpc_addr,
         http_addr,
         admin_addr,
-        stop,
-        task,
-    })
+    };
+    let running = RunningServer::spawn(addrs, stop, serving);
+    tracing::info!(%grpc_addr, %http_addr, %admin_addr, "collector listening");
+    Ok(running)
 }

@@ -1,27 +1,11 @@
 //! The collector's own metrics (Prometheus names `tasklens_collector_*`).
 
-use std::sync::OnceLock;
 use std::time::Duration;
 
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tasklens_model::SourceSystem;
 
-/// The process-wide recorder (installed once; several collectors in one test process share it).
-pub fn prometheus() -> &'static PrometheusHandle {
-    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
-    HANDLE.get_or_init(|| {
-        let recorder = PrometheusBuilder::new()
-            .set_buckets(&[
-                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
-            ])
-            .map(PrometheusBuilder::build_recorder)
-            .unwrap_or_else(|_| PrometheusBuilder::new().build_recorder());
-        let handle = recorder.handle();
-        // Fails only if another recorder is installed; then ours just renders nothing.
-        let _ = metrics::set_global_recorder(recorder);
-        handle
-    })
-}
+/// The process-wide recorder, shared with every service in the process.
+pub use tasklens_service::telemetry::prometheus;
 
 pub fn spans_received(source: SourceSystem, n: u64) {
     metrics::counter!("tasklens_collector_spans_received_total", "source" => source.as_str())

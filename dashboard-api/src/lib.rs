@@ -10,7 +10,6 @@
 //! than as a typed filter value.
 
 pub mod admin;
-pub mod auth;
 pub mod config;
 pub mod error;
 pub mod live;

@@ -12,21 +12,20 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
+use tasklens_service::{RunningServer, bind, stopped};
 use tasklens_store::TaskStore;
-use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
-use tokio::task::JoinHandle;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::trace::TraceLayer;
 
-use crate::auth::TokenCheck;
 use crate::config::ApiConfig;
 use crate::error::ApiError;
 use crate::live::{self, LiveHub};
 use crate::read_cache::ReadCache;
 use crate::state::AppState;
 use crate::{admin, openapi, routes, telemetry};
+use tasklens_service::TokenCheck;
 
 /// The WebSocket's path (the only API path that also takes the token as a query parameter).
 pub const WS_PATH: &str = "/api/v1/monitoring/ws";
@@ -44,48 +43,25 @@ pub enum StartError {
     CorsOrigin(String),
 }
 
-/// An API that is serving.
-#[derive(Debug)]
-pub struct RunningApi {
+/// Where an API listens.
+#[derive(Debug, Clone, Copy)]
+pub struct ApiAddrs {
     /// The bound address (the real port when asked for port 0).
     pub addr: SocketAddr,
-    stop: watch::Sender<bool>,
-    task: JoinHandle<std::io::Result<()>>,
 }
 
-impl RunningApi {
-    /// Graceful shutdown: stop accepting, finish requests, close WebSockets, then return.
-    pub async fn shutdown(self) -> std::io::Result<()> {
-        let _ = self.stop.send(true);
-        self.wait().await
-    }
-
-    /// Waits until the API stops (after a shutdown from elsewhere, or a failure).
-    pub async fn wait(self) -> std::io::Result<()> {
-        match self.task.await {
-            Ok(result) => result,
-            Err(join) => Err(std::io::Error::other(join)),
-        }
-    }
-
-    /// A handle that stops the API when sent `true`.
-    pub fn stopper(&self) -> watch::Sender<bool> {
-        self.stop.clone()
-    }
-}
+/// An API that is serving. Its graceful shutdown stops accepting, finishes requests, closes
+/// WebSockets, then returns.
+pub type RunningApi = RunningServer<ApiAddrs>;
 
 /// Binds the address, subscribes to live events and starts serving.
 pub async fn start(config: ApiConfig, store: Arc<dyn TaskStore>) -> Result<RunningApi, StartError> {
-    let listener = TcpListener::bind(config.http_addr)
+    let (listener, addr) = bind("the dashboard API", config.http_addr)
         .await
-        .map_err(|source| StartError::Bind {
-            addr: config.http_addr,
-            source,
+        .map_err(|error| StartError::Bind {
+            addr: error.addr,
+            source: error.source,
         })?;
-    let addr = listener.local_addr().map_err(|source| StartError::Bind {
-        addr: config.http_addr,
-        source,
-    })?;
     let cors = cors_layer(&config.cors_origins)?;
     let (stop, stop_rx) = watch::channel(false);
 
@@ -119,20 +95,18 @@ pub async fn start(config: ApiConfig, store: Arc<dyn TaskStore>) -> Result<Runni
         ws_alive,
     };
     let app = router(state, &config, cors);
-    let mut server_stop = stop_rx;
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-        let _ = server_stop.wait_for(|stopped| *stopped).await;
-    });
-    let task = tokio::spawn(async move {
+    let server = axum::serve(listener, app).with_graceful_shutdown(stopped(stop_rx));
+    let serving = async move {
         let served = server.into_future().await;
         let _ = hub_task.await;
         // Every WebSocket task got the stop signal and sends its close frame; wait for them,
         // but not forever for a peer that reads nothing.
         let _ = tokio::time::timeout(Duration::from_secs(10), ws_done.recv()).await;
         served
-    });
+    };
+    let running = RunningServer::spawn(ApiAddrs { addr }, stop, serving);
     tracing::info!(%addr, "dashboard API listening");
-    Ok(RunningApi { addr, stop, task })
+    Ok(running)
 }
 
 fn cors_layer(origins: &[String]) -> Result<Option<CorsLayer>, StartError> {

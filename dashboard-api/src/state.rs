@@ -8,9 +8,9 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use tasklens_store::TaskStore;
 use tokio::sync::{mpsc, watch};
 
-use crate::auth::TokenCheck;
 use crate::live::hub::LiveHub;
 use crate::read_cache::ReadCache;
+use tasklens_service::TokenCheck;
 
 /// What every handler shares.
 #[derive(Clone)]

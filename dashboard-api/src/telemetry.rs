@@ -1,35 +1,13 @@
 //! The API's own metrics (Prometheus names `tasklens_api_*`).
 
-use std::sync::OnceLock;
 use std::time::Duration;
 
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::PrometheusHandle;
 
-/// The recorder to render: the one the caller shares (the collector's, in one process), or one
-/// installed once per process by the API.
+/// The recorder to render: the one the caller shares (installed elsewhere in the process), or
+/// the process-wide one every tasklens service shares.
 pub fn prometheus(shared: Option<PrometheusHandle>) -> PrometheusHandle {
-    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
-    if let Some(handle) = shared {
-        return handle;
-    }
-    HANDLE
-        .get_or_init(|| {
-            let recorder = PrometheusBuilder::new()
-                .set_buckets(&[
-                    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
-                ])
-                .map(PrometheusBuilder::build_recorder)
-                .unwrap_or_else(|_| PrometheusBuilder::new().build_recorder());
-            let handle = recorder.handle();
-            // Fails only when another recorder is installed: then pass its handle in the config.
-            if metrics::set_global_recorder(recorder).is_err() {
-                tracing::warn!(
-                    "a metrics recorder is already installed; pass its handle in ApiConfig::prometheus"
-                );
-            }
-            handle
-        })
-        .clone()
+    shared.unwrap_or_else(|| tasklens_service::telemetry::prometheus().clone())
 }
 
 pub fn request(route: &str, status: u16, elapsed: Duration) {

@@ -2,7 +2,8 @@
 
 use subtle::ConstantTimeEq;
 
-/// Checks presented tokens against the configured one, in constant time.
+/// Checks presented tokens against the configured one, in constant time so the token cannot be
+/// guessed byte by byte.
 #[derive(Clone, Default)]
 pub struct TokenCheck {
     expected: Option<Vec<u8>>,
@@ -17,7 +18,7 @@ impl std::fmt::Debug for TokenCheck {
 }
 
 impl TokenCheck {
-    /// A blank token counts as none.
+    /// A blank token counts as none: the check is off.
     pub fn new(token: Option<&str>) -> Self {
         TokenCheck {
             expected: token
@@ -31,8 +32,14 @@ impl TokenCheck {
         self.expected.is_some()
     }
 
-    /// Whether the `Authorization` header value or the `token` query value grants access.
-    pub fn allows(&self, authorization: Option<&[u8]>, query_token: Option<&str>) -> bool {
+    /// Whether this `Authorization` header value (`Bearer <token>`) grants access.
+    pub fn allows_header(&self, authorization: Option<&[u8]>) -> bool {
+        self.allows(authorization, None)
+    }
+
+    /// Whether the `Authorization` header value or, failing a bearer header, a token passed
+    /// another way (a query value, where a browser cannot set headers) grants access.
+    pub fn allows(&self, authorization: Option<&[u8]>, other_token: Option<&str>) -> bool {
         let Some(expected) = &self.expected else {
             return true;
         };
@@ -41,7 +48,7 @@ impl TokenCheck {
                 .strip_prefix(b"Bearer ")
                 .or_else(|| value.strip_prefix(b"bearer "))
         });
-        let presented = from_header.or(query_token.map(str::as_bytes));
+        let presented = from_header.or(other_token.map(str::as_bytes));
         presented.is_some_and(|presented| bool::from(presented.ct_eq(expected)))
     }
 }
@@ -51,7 +58,22 @@ mod tests {
     use super::TokenCheck;
 
     #[test]
-    fn tokens() {
+    fn header_tokens() {
+        let open = TokenCheck::new(None);
+        assert!(open.allows_header(None));
+        let closed = TokenCheck::new(Some("s3cret"));
+        assert!(closed.allows_header(Some(b"Bearer s3cret")));
+        assert!(!closed.allows_header(Some(b"Bearer s3cre")));
+        assert!(!closed.allows_header(Some(b"s3cret")));
+        assert!(!closed.allows_header(None));
+        assert!(
+            TokenCheck::new(Some("  ")).allows_header(None),
+            "a blank token disables the check"
+        );
+    }
+
+    #[test]
+    fn header_or_query_tokens() {
         let open = TokenCheck::new(None);
         assert!(open.allows(None, None));
         assert!(!open.required());
