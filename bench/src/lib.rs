@@ -1,4 +1,6 @@
-//! What the load clients (`src/bin/collector_load.rs`, `src/bin/api_load.rs`) share: the seed's
-//! task types and the OTLP request they send.
+//! What the `tasklens-bench` binaries share: the OTLP requests and the runs the load clients
+//! (`src/bin/collector_load.rs`, `src/bin/api_load.rs`) send, and the percentiles they report.
 
+pub mod load;
 pub mod otlp;
+pub mod stats;

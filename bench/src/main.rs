@@ -6,7 +6,6 @@
 
 mod generate;
 mod measure;
-mod stats;
 
 use std::path::PathBuf;
 use std::str::FromStr;

@@ -5,20 +5,6 @@ use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 
-/// The seed's ten task types.
-pub const TASKS: [&str; 10] = [
-    "ingest_telegram_messages",
-    "embed_messages_batch",
-    "embed_atoms_batch",
-    "score_message",
-    "score_unscored_messages",
-    "extract_knowledge_from_messages",
-    "scheduled_knowledge_extraction",
-    "scheduled_auto_approval",
-    "scheduled_notification_alert",
-    "scheduled_daily_digest",
-];
-
 pub fn attr(key: &str, value: any_value::Value) -> KeyValue {
     KeyValue {
         key: key.to_owned(),

@@ -18,16 +18,16 @@ impl Latency {
         let ms = |d: Duration| d.as_secs_f64() * 1000.0;
         Latency {
             samples: sorted.len(),
-            p50_ms: percentile(&sorted, 50.0).map_or(0.0, ms),
-            p95_ms: percentile(&sorted, 95.0).map_or(0.0, ms),
+            p50_ms: nearest_rank(&sorted, 0.5).map_or(0.0, ms),
+            p95_ms: nearest_rank(&sorted, 0.95).map_or(0.0, ms),
             max_ms: sorted.last().copied().map_or(0.0, ms),
         }
     }
 }
 
-/// The nearest-rank percentile `p` (0-100] of sorted values: the smallest value such that at
-/// least `p`% of the values are at most it.
-pub fn percentile<T: Copy>(sorted: &[T], p: f64) -> Option<T> {
+/// The nearest-rank quantile `q` (0-1] of sorted values: the smallest value such that at least
+/// a share `q` of the values are at most it (`q` = 0.95: the 95th percentile).
+pub fn nearest_rank<T: Copy>(sorted: &[T], q: f64) -> Option<T> {
     if sorted.is_empty() {
         return None;
     }
@@ -36,7 +36,7 @@ pub fn percentile<T: Copy>(sorted: &[T], p: f64) -> Option<T> {
         clippy::cast_sign_loss,
         clippy::cast_precision_loss
     )]
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    let rank = (q * sorted.len() as f64).ceil() as usize;
     Some(sorted[rank.clamp(1, sorted.len()) - 1])
 }
 
@@ -45,7 +45,7 @@ pub fn percentile<T: Copy>(sorted: &[T], p: f64) -> Option<T> {
 pub fn median(values: &[f64]) -> f64 {
     let mut sorted = values.to_vec();
     sorted.sort_unstable_by(f64::total_cmp);
-    percentile(&sorted, 50.0).unwrap_or(0.0)
+    nearest_rank(&sorted, 0.5).unwrap_or(0.0)
 }
 
 #[cfg(test)]
@@ -53,16 +53,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn nearest_rank() {
+    fn nearest_ranks() {
         let values: Vec<u32> = (1..=100).collect();
-        assert_eq!(percentile(&values, 50.0), Some(50));
-        assert_eq!(percentile(&values, 95.0), Some(95));
-        assert_eq!(percentile(&values, 100.0), Some(100));
-        assert_eq!(percentile(&[7], 95.0), Some(7));
-        assert_eq!(percentile::<u32>(&[], 50.0), None);
+        assert_eq!(nearest_rank(&values, 0.5), Some(50));
+        assert_eq!(nearest_rank(&values, 0.95), Some(95));
+        assert_eq!(nearest_rank(&values, 1.0), Some(100));
+        assert_eq!(nearest_rank(&[7], 0.95), Some(7));
+        assert_eq!(nearest_rank::<u32>(&[], 0.5), None);
         // 50 samples: p95 is the 48th smallest.
         let fifty: Vec<u32> = (1..=50).collect();
-        assert_eq!(percentile(&fifty, 95.0), Some(48));
+        assert_eq!(nearest_rank(&fifty, 0.95), Some(48));
     }
 
     #[test]

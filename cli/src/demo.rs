@@ -1,4 +1,4 @@
-//! `tasklens demo`: a worker that runs the seed's ten task types at a steady rate through the
+//! `tasklens demo`: a worker that runs the ten demo task types at a steady rate through the
 //! Rust instrumentation, against any OTLP endpoint. It makes the dashboard look alive.
 
 use std::time::Duration;

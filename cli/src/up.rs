@@ -41,7 +41,7 @@ pub struct UpArgs {
         default_value = ".tasklens-data"
     )]
     pub data_dir: PathBuf,
-    /// Also run the demo worker: the seed's ten task types sent to this process's own
+    /// Also run the demo worker: the ten demo task types sent to this process's own
     /// collector, so the page is alive at once.
     #[arg(long, env = "TASKLENS_DEMO")]
     pub demo: bool,

@@ -1,4 +1,4 @@
-//! A demo worker: the seed's ten task types at a steady rate against an OTLP endpoint.
+//! A demo worker: the ten demo task types at a steady rate against an OTLP endpoint.
 //!
 //! `cargo run -p tasklens-instrumentation --example worker -- [RATE] [SECONDS]`; the endpoint,
 //! protocol and service name come from OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_PROTOCOL

@@ -21,11 +21,10 @@ use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
 use futures_util::StreamExt;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
-use opentelemetry_proto::tonic::common::v1::any_value;
-use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
-use opentelemetry_proto::tonic::trace::v1::{Span, Status, status};
-use tasklens_bench::otlp::{TASKS, attr, request, text};
-use tasklens_model::conventions as conv;
+use opentelemetry_proto::tonic::trace::v1::Span;
+use tasklens_bench::load::{self, RunSpan};
+use tasklens_bench::otlp::request;
+use tasklens_bench::stats::nearest_rank;
 use tasklens_store::{LiveUpdate, PgStore, PgStoreOptions, TaskStore};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -85,17 +84,9 @@ enum Cmd {
     },
 }
 
+/// The nearest-rank quantile `q` of sorted figures; NaN when there are none.
 fn percentile(sorted: &[f64], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    #[allow(
-        clippy::cast_possible_truncation,
-        clippy::cast_sign_loss,
-        clippy::cast_precision_loss
-    )]
-    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    sorted[rank - 1]
+    nearest_rank(sorted, q).unwrap_or(f64::NAN)
 }
 
 fn enc(s: &str) -> String {
@@ -232,39 +223,19 @@ async fn http(
 
 /// Finished run `n` of this invocation (`tag` keeps task ids unique across invocations).
 fn run_span(n: u64, tag: u64, start_ns: u64) -> Span {
-    let task = TASKS[(n % 10) as usize];
-    let duration = 20_000_000 + (n * 7919 % 2_000) * 1_000_000;
-    let failed = n.is_multiple_of(25);
     let mut span_id = (n + 1).to_be_bytes();
     span_id[0] = 0x5a;
     let mut trace_id = [0u8; 16];
     trace_id[..8].copy_from_slice(&tag.to_be_bytes());
     trace_id[8..].copy_from_slice(&n.to_be_bytes());
-    let mut span = Span {
-        trace_id: trace_id.to_vec(),
-        span_id: span_id.to_vec(),
-        name: format!("run {task}"),
-        kind: SpanKind::Consumer as i32,
-        start_time_unix_nano: start_ns,
-        end_time_unix_nano: start_ns + duration,
-        attributes: vec![
-            text(conv::TASK_NAME, task),
-            text(conv::TASK_ID, &format!("live-{tag:x}-{n:010}")),
-            text(conv::TASK_PARAMS, &format!(r#"{{"message_id": {n}}}"#)),
-            attr(
-                conv::TASK_ENQUEUED_AT,
-                any_value::Value::IntValue(i64::try_from(start_ns - 3_000_000).unwrap_or(0)),
-            ),
-        ],
-        ..Default::default()
-    };
-    if failed {
-        span.status = Some(Status {
-            message: format!("rate limit exceeded for request {n}"),
-            code: status::StatusCode::Error as i32,
-        });
-    }
-    span
+    load::finished_run_span(&RunSpan {
+        n,
+        start_ns,
+        trace_id,
+        span_id,
+        task_id: &format!("live-{tag:x}-{n:010}"),
+        params: &format!(r#"{{"message_id": {n}}}"#),
+    })
 }
 
 #[derive(Debug, Default)]

@@ -16,11 +16,12 @@ use anyhow::{Context, Result, anyhow, bail};
 use chrono::{TimeDelta, Utc};
 use clap::Parser;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
-use opentelemetry_proto::tonic::common::v1::any_value;
-use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
-use opentelemetry_proto::tonic::trace::v1::{Span, Status, status};
+use opentelemetry_proto::tonic::trace::v1::Span;
+use opentelemetry_proto::tonic::trace::v1::span::Event;
 use sqlx::Connection;
-use tasklens_bench::otlp::{TASKS, attr, request, text};
+use tasklens_bench::load::{self, RunSpan};
+use tasklens_bench::otlp::{request, text};
+use tasklens_bench::stats::nearest_rank;
 use tasklens_model::conventions as conv;
 use tasklens_model::{RunKey, RunState, SourceSystem, TaskStatus};
 use tasklens_store::{PgStore, PgStoreOptions, StoredRun, TaskStore};
@@ -64,7 +65,7 @@ struct Args {
     queue_capacity: u64,
 }
 
-/// A traceback of about 1.5 KB, like the Python ones the seed describes.
+/// A traceback of about 1.5 KB, like a Python worker's.
 fn traceback(n: u64) -> String {
     let mut t = String::from("Traceback (most recent call last):\n");
     for frame in 0..12 {
@@ -79,76 +80,52 @@ fn traceback(n: u64) -> String {
     t
 }
 
-/// Run `n` of the load: its finished run span, 4% failed.
+/// The task id of run `n` of the load.
+fn task_id(n: u64) -> String {
+    format!("{n:08x}-load-{:04x}-{:012x}", n % 65_536, n * 31)
+}
+
+/// Run `n` of the load: its finished run span, 4% failed, with an exception event then.
 fn run_span(n: u64, base_ns: u64) -> Span {
-    let task = TASKS[(n % 10) as usize];
     let start = base_ns + n * 1_000;
-    let duration = 20_000_000 + (n * 7919 % 2_000) * 1_000_000;
-    let failed = n.is_multiple_of(25);
-    // n + 1: an all-zero span id is invalid (and refused by the collector).
-    let span_id = (n + 1).to_be_bytes();
     let mut trace_id = [7u8; 16];
     trace_id[8..].copy_from_slice(&n.to_be_bytes());
-    let mut span = Span {
-        trace_id: trace_id.to_vec(),
-        span_id: span_id.to_vec(),
-        name: format!("run {task}"),
-        kind: SpanKind::Consumer as i32,
-        start_time_unix_nano: start,
-        end_time_unix_nano: start + duration,
-        attributes: vec![
-            text(conv::TASK_NAME, task),
-            text(
-                conv::TASK_ID,
-                &format!("{n:08x}-load-{:04x}-{:012x}", n % 65_536, n * 31),
-            ),
-            text(
-                conv::TASK_PARAMS,
-                &format!(r#"{{"message_id": {n}, "batch": [1, 2, 3]}}"#),
-            ),
-            attr(
-                conv::TASK_ENQUEUED_AT,
-                any_value::Value::IntValue(i64::try_from(start - 3_000_000).unwrap_or(0)),
-            ),
-        ],
-        ..Default::default()
-    };
-    if failed {
-        span.status = Some(Status {
-            message: format!("rate limit exceeded for request {n}"),
-            code: status::StatusCode::Error as i32,
+    let mut span = load::finished_run_span(&RunSpan {
+        n,
+        start_ns: start,
+        trace_id,
+        // n + 1: an all-zero span id is invalid (and refused by the collector).
+        span_id: (n + 1).to_be_bytes(),
+        task_id: &task_id(n),
+        params: &format!(r#"{{"message_id": {n}, "batch": [1, 2, 3]}}"#),
+    });
+    if load::failed(n) {
+        span.events.push(Event {
+            name: conv::EXCEPTION_EVENT.into(),
+            time_unix_nano: span.end_time_unix_nano,
+            attributes: vec![
+                text(conv::EXCEPTION_TYPE, "RateLimitError"),
+                text(conv::EXCEPTION_MESSAGE, &load::failure_message(n)),
+                text(conv::EXCEPTION_STACKTRACE, &traceback(n)),
+            ],
+            ..Default::default()
         });
-        span.events
-            .push(opentelemetry_proto::tonic::trace::v1::span::Event {
-                name: conv::EXCEPTION_EVENT.into(),
-                time_unix_nano: start + duration,
-                attributes: vec![
-                    text(conv::EXCEPTION_TYPE, "RateLimitError"),
-                    text(
-                        conv::EXCEPTION_MESSAGE,
-                        &format!("rate limit exceeded for request {n}"),
-                    ),
-                    text(conv::EXCEPTION_STACKTRACE, &traceback(n)),
-                ],
-                ..Default::default()
-            });
     }
     span
 }
 
 /// The same run as the row the collector should write, for the COPY baseline.
 fn run_row(n: u64, id: i64, base: chrono::DateTime<Utc>) -> StoredRun {
-    let task = TASKS[(n % 10) as usize];
     let start = base + TimeDelta::microseconds(i64::try_from(n).unwrap_or(0));
-    let duration = TimeDelta::milliseconds(20 + i64::try_from(n * 7919 % 2_000).unwrap_or(0));
-    let failed = n.is_multiple_of(25);
+    let duration = TimeDelta::milliseconds(i64::try_from(load::run_time_ms(n)).unwrap_or(0));
+    let failed = load::failed(n);
     let mut state = RunState::new(
         RunKey {
             source: SourceSystem::Tasklens,
-            task_id: format!("{n:08x}-load-{:04x}-{:012x}", n % 65_536, n * 31),
+            task_id: task_id(n),
             attempt: 0,
         },
-        task,
+        load::task_name(n),
         if failed {
             TaskStatus::Failed
         } else {
@@ -163,7 +140,7 @@ fn run_row(n: u64, id: i64, base: chrono::DateTime<Utc>) -> StoredRun {
     state.trace_id = Some([7; 16]);
     state.span_id = Some([1; 8]);
     if failed {
-        state.error_message = Some(format!("rate limit exceeded for request {n}"));
+        state.error_message = Some(load::failure_message(n));
         state.error_type = Some("RateLimitError".into());
         state.error_traceback = Some(traceback(n));
     }
@@ -287,19 +264,10 @@ async fn send_until_accepted(
     }
 }
 
+/// The nearest-rank quantile `q` of sorted latencies in µs, in ms; NaN when there are none.
 fn percentile(sorted: &[u64], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    #[allow(
-        clippy::cast_possible_truncation,
-        clippy::cast_sign_loss,
-        clippy::cast_precision_loss
-    )]
-    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
     #[allow(clippy::cast_precision_loss)]
-    let ms = sorted[rank - 1] as f64 / 1000.0;
-    ms
+    nearest_rank(sorted, q).map_or(f64::NAN, |us| us as f64 / 1000.0)
 }
 
 /// One phase of load: `runs` runs from `first`, by `senders` concurrent senders, as fast as
