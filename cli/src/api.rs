@@ -9,7 +9,8 @@ use anyhow::{Context, Result};
 use clap::Args;
 use tasklens_dashboard_api::ApiConfig;
 
-use super::{DatabaseArgs, shutdown_signal};
+use crate::options::DatabaseArgs;
+use crate::shutdown::shutdown_signal;
 
 #[derive(Debug, Args)]
 pub struct ApiArgs {

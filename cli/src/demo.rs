@@ -63,7 +63,7 @@ pub async fn run(args: DemoArgs, out: &mut impl std::io::Write) -> Result<()> {
         args.rate, args.otlp_endpoint, args.otlp_protocol, args.failure_percent
     )?;
     out.flush()?;
-    let summary = demo::run(args.config(), super::shutdown_signal())
+    let summary = demo::run(args.config(), crate::shutdown::shutdown_signal())
         .await
         .context("the demo worker cannot run")?;
     writeln!(

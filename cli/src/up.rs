@@ -13,8 +13,9 @@ use tasklens_instrumentation::demo::{self, DemoConfig};
 use tasklens_store::{PgStore, PgStoreOptions, SqliteStore, TaskStore, redact_url};
 use tokio::sync::watch;
 
-use super::CollectorOptions;
-use super::api::ApiOptions;
+use crate::api::ApiOptions;
+use crate::options::CollectorOptions;
+use crate::shutdown::shutdown_signal;
 
 /// The embedded database's file name inside the data directory.
 pub const SQLITE_FILE: &str = "tasklens.sqlite3";
@@ -186,7 +187,7 @@ pub(crate) async fn run(args: UpArgs, out: &mut impl std::io::Write) -> Result<(
     )?;
     out.flush()?;
 
-    super::shutdown_signal().await;
+    shutdown_signal().await;
     tracing::info!("shutting down: the demo first, then the collector commits what it accepted");
     let _ = stop_demo.send(true);
     if let Some(task) = demo_task {

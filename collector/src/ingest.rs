@@ -1,4 +1,4 @@
-//! What both transports share: admit, authenticate, recognise, queue, wait for the commit.
+//! What both transports share: admit, authenticate, recognize, queue, wait for the commit.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -14,7 +14,7 @@ use crate::pipeline::{Pipeline, SubmitError};
 use crate::recognize::{Recognized, Recognizer};
 use crate::telemetry;
 
-/// Requests read, decoded and recognised at once by default. Each holds its body and its
+/// Requests read, decoded and recognized at once by default. Each holds its body and its
 /// decoded message, so this (with the size limit) bounds that memory; the queue bounds the rest.
 pub const DEFAULT_INGEST_CONCURRENCY: usize = 16;
 
@@ -88,9 +88,9 @@ impl Ingest {
         }
     }
 
-    /// Recognises the runs in `request`, which it consumes: the decoded message is gone before
+    /// Recognizes the runs in `request`, which it consumes: the decoded message is gone before
     /// the caller waits for the commit.
-    fn recognise<R>(
+    fn recognize<R>(
         &self,
         request: R,
         recognize: impl FnOnce(&mut Recognizer, &R, DateTime<Utc>) -> Recognized,
@@ -152,7 +152,7 @@ impl Ingest {
         request: ExportTraceServiceRequest,
         slot: Option<IngestSlot>,
     ) -> Result<Accepted, SubmitError> {
-        self.submit(self.recognise(request, Recognizer::traces), slot)
+        self.submit(self.recognize(request, Recognizer::traces), slot)
             .await
     }
 
@@ -161,7 +161,7 @@ impl Ingest {
         request: ExportLogsServiceRequest,
         slot: Option<IngestSlot>,
     ) -> Result<Accepted, SubmitError> {
-        self.submit(self.recognise(request, Recognizer::logs), slot)
+        self.submit(self.recognize(request, Recognizer::logs), slot)
             .await
     }
 }

@@ -1,4 +1,4 @@
-//! The tasklens collector: an OTLP receiver (gRPC and HTTP) that recognises the task runs in
+//! The tasklens collector: an OTLP receiver (gRPC and HTTP) that recognizes the task runs in
 //! the spans of any instrumented task system and writes them through the store.
 //!
 //! Data flow: transport (`grpc`, `http`) → `ingest` (token, recognition, counters) →

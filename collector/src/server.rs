@@ -30,7 +30,7 @@ pub struct CollectorConfig {
     pub token: Option<String>,
     /// Parameter keys matching these (case-insensitive substrings) are redacted.
     pub secret_keys: Vec<String>,
-    /// Entries of the recogniser's join caches (TaskIQ producer spans, run spans for logs).
+    /// Entries of the recognizer's join caches (TaskIQ producer spans, run spans for logs).
     pub join_capacity: usize,
     /// Told to senders when the database is unavailable.
     pub retry_after: Duration,
