@@ -152,7 +152,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_seed_example_adds_up() {
+    fn the_contract_example_adds_up() {
         // 150 runs: 5 pending, 2 running, 140 success, 3 failed -> 93.33 % success.
         let mut figures = RollupFigures::default();
         let mut add = |status, n, duration| {
