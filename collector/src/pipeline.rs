@@ -97,7 +97,33 @@ impl std::fmt::Debug for Pipeline {
     }
 }
 
+/// A read-only view of the queue's fill, for `/readyz`. It holds no sending end, so it does
+/// not keep the batcher alive at shutdown.
+#[derive(Debug, Clone)]
+pub struct QueueGauge {
+    permits: Arc<Semaphore>,
+    capacity: usize,
+}
+
+impl QueueGauge {
+    /// Events accepted and not yet answered (queued or being written).
+    pub fn queued_events(&self) -> usize {
+        self.capacity - self.permits.available_permits()
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+}
+
 impl Pipeline {
+    pub fn gauge(&self) -> QueueGauge {
+        QueueGauge {
+            permits: self.permits.clone(),
+            capacity: self.capacity,
+        }
+    }
+
     /// Starts the batcher; the handle ends once every `Pipeline` clone is dropped and the
     /// queue is drained.
     /// `committed` is signalled after every commit (the search-backlog folder waits on it).

@@ -87,6 +87,7 @@ pub async fn start(
     let committed = Arc::new(Notify::new());
     let (pipeline, batcher) =
         Pipeline::start(store.clone(), config.pipeline.clone(), committed.clone());
+    let queue = pipeline.gauge();
     let redactor = Redactor::new(config.secret_keys.iter().map(String::as_str));
     let ingest = Arc::new(Ingest::new(
         Recognizer::new(redactor, config.join_capacity),
@@ -109,7 +110,7 @@ pub async fn start(
         http::router(ingest.clone(), config.max_request_bytes),
     )
     .with_graceful_shutdown(stopped(stop_rx.clone()));
-    let admin_server = axum::serve(admin_listener, admin::router(store.clone()))
+    let admin_server = axum::serve(admin_listener, admin::router(store.clone(), queue))
         .with_graceful_shutdown(stopped(stop_rx.clone()));
     let folder = tokio::spawn(search_backlog::run_folder(
         store.clone(),

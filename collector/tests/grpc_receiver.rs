@@ -71,8 +71,8 @@ fn sdk_spans(task_id: &str, fail: bool) -> Vec<SpanData> {
         );
         run.set_status(Status::error("OpenAI API rate limit exceeded"));
     }
-    std::thread::sleep(Duration::from_millis(5));
-    run.end();
+    // A run that took 5 ms, without waiting 5 ms.
+    run.end_with_timestamp(std::time::SystemTime::now() + Duration::from_millis(5));
     memory.get_finished_spans().expect("finished spans")
 }
 
@@ -248,19 +248,15 @@ async fn grpc_says_unavailable_with_a_retry_delay_while_the_database_is_down(poo
     let retry = status.get_details_retry_info().expect("RetryInfo");
     assert_eq!(retry.retry_delay, Some(Duration::from_secs(1)));
     proxy.restore();
-    let mut accepted = false;
-    for _ in 0..50 {
-        if client
+    let client = &client;
+    wait_until("accepted again once the database is back", || async move {
+        client
+            .clone()
             .export(request(tasklens_spans(1, "score_message", false)))
             .await
             .is_ok()
-        {
-            accepted = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(accepted, "accepted again once the database is back");
+    })
+    .await;
     let direct = tasklens_store::PgStore::from_pool(pool);
     assert_eq!(run_count(&direct).await, 1);
     collector.shutdown().await.expect("shutdown");
@@ -270,7 +266,7 @@ async fn grpc_says_unavailable_with_a_retry_delay_while_the_database_is_down(poo
 async fn shutdown_commits_and_answers_everything_accepted(pool: PgPool) {
     let mut config = test_config();
     // A long batch delay keeps requests in the queue when the shutdown comes.
-    config.pipeline.batch_max_delay = Duration::from_millis(500);
+    config.pipeline.batch_max_delay = Duration::from_secs(2);
     config.pipeline.batch_max_events = 100_000;
     let (collector, store) = collector(pool, config).await;
     let endpoint = format!("http://{}", collector.grpc_addr);
@@ -286,7 +282,14 @@ async fn shutdown_commits_and_answers_everything_accepted(pool: PgPool) {
                 .await
         }));
     }
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    // Shut down once every request is accepted (queued, or already committed if a batch left
+    // early) and some still wait for their commit.
+    let admin = collector.admin_addr;
+    wait_until("every request accepted, some still queued", || async {
+        let queued = queued_events(admin).await;
+        queued > 0 && queued / 3 + usize::try_from(run_count(&store).await).unwrap_or(0) == 20
+    })
+    .await;
     collector.shutdown().await.expect("graceful shutdown");
     let mut acknowledged = 0;
     for sender in senders {

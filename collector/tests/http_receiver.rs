@@ -270,8 +270,23 @@ async fn a_token_is_required_when_configured(pool: PgPool) {
     collector.shutdown().await.expect("shutdown");
 }
 
-/// Sends until the collector answers 200, honouring 503 + Retry-After like an OTLP client.
+/// Requests refused because the database was unavailable, from the Prometheus page.
+async fn unavailable_refusals(admin: std::net::SocketAddr) -> f64 {
+    metrics_page(admin)
+        .await
+        .lines()
+        .filter(|line| {
+            line.starts_with("tasklens_collector_requests_refused_total")
+                && line.contains("reason=\"unavailable\"")
+        })
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// Sends until accepted, as an exporter retries on 503; fails the test after a deadline with
+/// how often it was refused, instead of retrying forever.
 async fn send_with_retry(addr: std::net::SocketAddr, body: Vec<u8>) -> usize {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     let mut refusals = 0;
     loop {
         let answer = post(addr, "application/x-protobuf", body.clone(), &[]).await;
@@ -280,6 +295,10 @@ async fn send_with_retry(addr: std::net::SocketAddr, body: Vec<u8>) -> usize {
             StatusCode::SERVICE_UNAVAILABLE => {
                 assert!(answer.headers().contains_key("retry-after"));
                 refusals += 1;
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "still refused after {refusals} tries in 60 s"
+                );
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
             other => panic!("unexpected answer {other}"),
@@ -310,14 +329,27 @@ async fn a_database_outage_loses_no_acknowledged_run(pool: PgPool) {
             refusals
         }
     });
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    // The outage starts once some runs are stored, while the sender is still sending.
+    wait_until("the first runs to be stored", || async {
+        run_count(&direct).await > 0
+    })
+    .await;
+    let refused_before = unavailable_refusals(collector.admin_addr).await;
     proxy.cut();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(
-        reqwest::get(&admin).await.expect("readyz").status(),
-        StatusCode::SERVICE_UNAVAILABLE,
-        "/readyz fails while the database is unreachable"
-    );
+    wait_until(
+        "/readyz to fail while the database is unreachable",
+        || async {
+            reqwest::get(&admin)
+                .await
+                .is_ok_and(|answer| answer.status() == StatusCode::SERVICE_UNAVAILABLE)
+        },
+    )
+    .await;
+    // The recorder is the process's, shared with the other tests: wait for this outage's refusal.
+    wait_until("a sender to be told to retry during the outage", || async {
+        unavailable_refusals(collector.admin_addr).await > refused_before
+    })
+    .await;
     proxy.restore();
     let refusals = sender.await.expect("sender");
     assert!(refusals > 0, "the outage was noticed by the sender");
@@ -342,20 +374,37 @@ async fn a_full_queue_tells_senders_to_retry_at_once(pool: PgPool) {
         )
         .await
     });
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let started = std::time::Instant::now();
-    let answer = post(
-        addr,
-        "application/x-protobuf",
-        request(tasklens_spans(2, "score_message", false)).encode_to_vec(),
-        &[],
-    )
-    .await;
-    assert_eq!(answer.status(), StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(answer.headers()["retry-after"], "1");
+    // Until the first request's events hold the queue, a second one may be admitted and wait
+    // for the stalled database (it is then refused as unavailable); once they do, it is refused
+    // as queue-full before its body is read.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let (refused_status, refused_retry_after) = loop {
+        let answer = post(
+            addr,
+            "application/x-protobuf",
+            request(tasklens_spans(2, "score_message", false)).encode_to_vec(),
+            &[],
+        )
+        .await;
+        let status = answer.status();
+        let retry_after = answer.headers().get("retry-after").cloned();
+        let body = tasklens_collector::http::RpcStatus::decode(answer.bytes().await.expect("body"))
+            .expect("an OTLP status");
+        if body.message == "the ingest queue is full" {
+            break (status, retry_after);
+        }
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{}", body.message);
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never refused as queue-full in 30 s; last refusal: {}",
+            body.message
+        );
+    };
+    assert_eq!(refused_status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(refused_retry_after.expect("retry-after"), "1");
     assert!(
-        started.elapsed() < Duration::from_secs(1),
-        "refused at once, not after a wait"
+        !first.is_finished(),
+        "refused while the request holding the queue still waits for the database"
     );
     proxy.restore();
     first.await.expect("first request ends");

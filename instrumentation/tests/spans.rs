@@ -522,8 +522,13 @@ async fn with_the_buffer_full_runs_make_no_spans_and_leave_the_callers_span_alon
         .install_with_exporter(exporter.clone());
     let tracker = guard.tracker().clone();
     // Fill the buffer (and the stuck export) until spans are turned away.
+    // The buffer holds 2 spans and the stuck export 2 more: a few hundred fillers are plenty.
     let mut n = 0;
     while tracker.dropped_spans() == 0 {
+        assert!(
+            n < 500,
+            "no span dropped after {n} fillers into a 2-span buffer"
+        );
         tracker.enqueue("filler", &format!("f-{n}"), &json!({}));
         n += 1;
         tokio::time::sleep(Duration::from_millis(2)).await;

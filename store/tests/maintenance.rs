@@ -78,7 +78,7 @@ async fn retention_drops_whole_days_and_everything_that_refers_to_them(backend: 
     let report = store.maintain(&policy).await.expect("maintain");
     assert!(!report.skipped);
     match &backend {
-        Backend::Postgres(_) => {
+        Backend::Postgres(pg) => {
             assert_eq!(
                 report.partitions_dropped,
                 [
@@ -88,6 +88,28 @@ async fn retention_drops_whole_days_and_everything_that_refers_to_them(backend: 
                 ]
             );
             assert_eq!(report.default_rows_deleted, 1);
+            // Read back from the catalogue, not from the report: the tables are gone.
+            let partitions: Vec<String> = sqlx::query_scalar(
+                "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
+                 WHERE i.inhparent = 'task_execution_logs'::regclass ORDER BY 1",
+            )
+            .fetch_all(pg.pool())
+            .await
+            .expect("partitions from pg_inherits");
+            for dropped in &report.partitions_dropped {
+                assert!(!partitions.contains(dropped), "{dropped} in {partitions:?}");
+            }
+            assert!(
+                partitions.contains(&"task_execution_logs_p20261130".to_owned()),
+                "the kept days stay: {partitions:?}"
+            );
+            let tables: i64 =
+                sqlx::query_scalar("SELECT count(*) FROM pg_class WHERE relname = ANY($1)")
+                    .bind(&report.partitions_dropped)
+                    .fetch_one(pg.pool())
+                    .await
+                    .expect("pg_class");
+            assert_eq!(tables, 0, "no table left behind, attached or not");
         }
         Backend::Sqlite { .. } => {
             // No partitions: every expired row is deleted, counted with its identity below.
@@ -171,7 +193,23 @@ async fn a_partition_is_created_while_writers_fill_its_day(pool: PgPool) {
             written * 20
         }));
     }
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // Maintenance starts once the writers have put runs into the default partition.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let in_default: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM task_execution_logs_default")
+                .fetch_one(&pool)
+                .await
+                .expect("count");
+        if in_default > 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no run reached the default partition in 20 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     let report = store
         .maintain(&RetentionPolicy {
             now: later,

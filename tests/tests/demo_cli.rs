@@ -94,11 +94,14 @@ async fn the_demo_fills_the_dashboard_with_several_task_types_and_failures(pool:
             }));
             assert!(runs.iter().all(|r| r.state.service_name.is_none()
                 || r.state.service_name.as_deref() == Some("tasklens-demo")));
-            let params = runs.iter().filter_map(|r| r.state.params.as_ref());
+            let params: Vec<String> = runs
+                .iter()
+                .filter_map(|r| r.state.params.as_ref())
+                .map(|p| p.to_string())
+                .collect();
+            assert!(!params.is_empty(), "the demo's runs carry params");
             assert!(
-                params
-                    .map(|p| p.to_string())
-                    .all(|p| !p.contains("demo-secret")),
+                params.iter().all(|p| !p.contains("demo-secret")),
                 "secrets never leave the demo"
             );
             break;

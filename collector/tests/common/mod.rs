@@ -221,3 +221,18 @@ pub async fn metrics_page(admin: SocketAddr) -> String {
         .await
         .expect("text")
 }
+
+/// Events the collector has accepted and not yet answered, from its `/readyz` body.
+pub async fn queued_events(admin: SocketAddr) -> usize {
+    let body = reqwest::get(format!("http://{admin}/readyz"))
+        .await
+        .expect("readyz")
+        .text()
+        .await
+        .expect("text");
+    body.split("; ")
+        .nth(1)
+        .and_then(|queue| queue.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no queue fill in /readyz: {body:?}"))
+}

@@ -32,8 +32,9 @@ pub async fn connect(
 
 /// The next JSON message (pings and pongs skipped); panics on close or after [`WAIT`].
 pub async fn next_json(ws: &mut Ws) -> Value {
+    let deadline = tokio::time::Instant::now() + WAIT;
     loop {
-        let frame = tokio::time::timeout(WAIT, ws.next())
+        let frame = tokio::time::timeout_at(deadline, ws.next())
             .await
             .expect("a message within the wait")
             .expect("the connection is open")
