@@ -17,6 +17,7 @@ pub mod redact;
 pub mod rollup;
 pub mod run;
 pub mod status;
+pub mod stuck;
 pub mod window;
 
 pub use histogram::Histogram;
@@ -24,4 +25,5 @@ pub use redact::Redactor;
 pub use rollup::{Contribution, RollupChanges, RollupFigures, RollupKey};
 pub use run::{RuleViolation, RunKey, RunState, TaskRunEvent, ValidationRule};
 pub use status::{ParseEnumError, SourceSystem, TaskStatus};
+pub use stuck::{RecentP99, StuckRule, StuckThresholds, ThresholdSource};
 pub use window::{BucketSpan, Granularity, WindowPiece};

@@ -6,17 +6,18 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::Pool;
 use tasklens_model::window::split;
-use tasklens_model::{TaskRunEvent, WindowPiece};
+use tasklens_model::{StuckThresholds, TaskRunEvent, WindowPiece};
 
 use crate::core::batch::{Incoming, merge_incoming};
 use crate::core::figures::{self, FiguresByTask};
+use crate::core::stuck::{self, StuckRun};
 use crate::error::StoreError;
 use crate::live::LiveSubscription;
 use crate::maintenance::{MaintenanceReport, RetentionPolicy};
 use crate::query::{HistoryPage, HistoryQuery, TaskMetrics, TimeseriesPoint, TimeseriesQuery};
-use crate::runs::{RunChange, RunDetail, WriteOutcome};
+use crate::runs::{RunChange, RunDetail, StoredRun, WriteOutcome};
 use crate::sql::{Dialect, reads};
-use crate::task_store::TaskStore;
+use crate::task_store::{IN_FLIGHT_SCAN, TaskStore};
 
 /// One database: its pool and dialect, for the reads written once in `sql/reads.rs`, and what
 /// it does its own way. What to ask and how to fold the answers is decided once, in the
@@ -95,6 +96,29 @@ impl<B: Backend> TaskStore for B {
             items,
             (sum.count(query.status), true),
         ))
+    }
+
+    async fn in_flight(
+        &self,
+        task_name: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<StoredRun>, StoreError> {
+        reads::in_flight_rows::<B::Dialect>(self.pool(), task_name, i64::from(limit)).await
+    }
+
+    async fn stuck_runs(
+        &self,
+        thresholds: &StuckThresholds,
+        task_name: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<StuckRun>, StoreError> {
+        let in_flight = self.in_flight(task_name, IN_FLIGHT_SCAN).await?;
+        if in_flight.is_empty() {
+            return Ok(Vec::new());
+        }
+        let metrics = self.metrics(now - StuckThresholds::HISTORY).await?;
+        let recent = stuck::recent_p99s(&metrics);
+        Ok(stuck::stuck_among(in_flight, &recent, thresholds, now))
     }
 
     async fn run(&self, id: i64) -> Result<Option<RunDetail>, StoreError> {

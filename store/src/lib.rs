@@ -21,6 +21,7 @@ mod sqlite;
 mod task_store;
 
 pub use crate::core::figures;
+pub use crate::core::stuck::StuckRun;
 pub use error::StoreError;
 pub use live::{LiveEvent, LiveSubscription, LiveUpdate, LocalLiveHub};
 pub use maintenance::{MaintenanceReport, RetentionPolicy, StorageStats};
@@ -30,4 +31,4 @@ pub use query::{
 };
 pub use runs::{AttemptSummary, RunChange, RunDetail, StoredRun, WriteOutcome};
 pub use sqlite::{SqliteStore, SqliteStoreOptions};
-pub use task_store::TaskStore;
+pub use task_store::{IN_FLIGHT_SCAN, TaskStore};

@@ -2,13 +2,18 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use tasklens_model::TaskRunEvent;
+use tasklens_model::{StuckThresholds, TaskRunEvent};
 
+use crate::core::stuck::StuckRun;
 use crate::error::StoreError;
 use crate::live::LiveSubscription;
 use crate::maintenance::{MaintenanceReport, RetentionPolicy};
 use crate::query::{HistoryPage, HistoryQuery, TaskMetrics, TimeseriesPoint, TimeseriesQuery};
-use crate::runs::{RunDetail, WriteOutcome};
+use crate::runs::{RunDetail, StoredRun, WriteOutcome};
+
+/// Most unfinished runs a stuck-run check reads: the oldest ones, which are the first to be
+/// stuck. Far more than a healthy system has in flight.
+pub const IN_FLIGHT_SCAN: u32 = 10_000;
 
 /// Reads and writes task runs.
 #[async_trait]
@@ -24,6 +29,22 @@ pub trait TaskStore: Send + Sync {
 
     /// One page of runs, newest first, with the total count of matching runs.
     async fn history(&self, query: &HistoryQuery) -> Result<HistoryPage, StoreError>;
+
+    /// Unfinished runs (pending or running), oldest first, at most `limit`.
+    async fn in_flight(
+        &self,
+        task_name: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<StoredRun>, StoreError>;
+
+    /// Unfinished runs past their task type's threshold at `now`, oldest first. Reads the
+    /// in-flight runs (at most [`IN_FLIGHT_SCAN`]) and the last week's figures per type.
+    async fn stuck_runs(
+        &self,
+        thresholds: &StuckThresholds,
+        task_name: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<StuckRun>, StoreError>;
 
     /// One run in full, with the other attempts of its task id.
     async fn run(&self, id: i64) -> Result<Option<RunDetail>, StoreError>;

@@ -4,7 +4,9 @@
 //! - [`batch`]: a batch's events merged per run, then planned against the rows that exist (what
 //!   to insert, what to update, what changed, what to add to the rollups);
 //! - [`figures`]: rollup rows and raw rows summed per task type, lanes of one bucket folded, and
-//!   the sums turned into the numbers the dashboard shows.
+//!   the sums turned into the numbers the dashboard shows;
+//! - [`stuck`]: which unfinished runs are past their task type's threshold.
 
 pub mod batch;
 pub mod figures;
+pub mod stuck;

@@ -184,6 +184,10 @@ pub(crate) fn push_history_filters<'a, D: Dialect>(
         qb.push(" AND status = ");
         D::push_text(qb, status.as_str());
         qb.push(D::STATUS_CAST);
+        if !status.is_finished() {
+            // Literal, so that the planner sees the in-flight index's predicate in every plan.
+            qb.push(" AND ").push(IN_FLIGHT);
+        }
     }
     if let Some(start) = query.start {
         qb.push(" AND created_at >= ");
@@ -220,6 +224,25 @@ pub(crate) fn history_page<'a, D: Dialect>(query: &'a HistoryQuery) -> QueryBuil
     ));
     push_history_filters::<D>(&mut qb, query);
     push_newest_first::<D>(&mut qb, i64::from(query.page_size), query.offset());
+    qb
+}
+
+/// The predicate of the in-flight index (`task_execution_logs_in_flight_idx`), written as the
+/// index's own `WHERE`: the few unfinished runs, found without reading finished ones.
+pub(crate) const IN_FLIGHT: &str = "status IN ('pending', 'running')";
+
+/// Unfinished runs, oldest first, through the in-flight index.
+pub(crate) fn in_flight_runs<'a, D: Dialect>(
+    task_name: Option<&'a str>,
+    limit: i64,
+) -> QueryBuilder<'a, D::Db> {
+    let mut qb = QueryBuilder::new(format!(
+        "SELECT {} FROM task_execution_logs WHERE {IN_FLIGHT}",
+        D::RUN_COLUMNS
+    ));
+    push_task_name::<D>(&mut qb, task_name);
+    qb.push(" ORDER BY created_at, id LIMIT ");
+    D::push_int(&mut qb, limit);
     qb
 }
 

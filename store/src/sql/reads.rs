@@ -42,6 +42,16 @@ pub(crate) async fn history_rows<D: Dialect>(
     rows.iter().map(codec::stored_run::<D>).collect()
 }
 
+pub(crate) async fn in_flight_rows<D: Dialect>(
+    pool: &DbPool<D>,
+    task_name: Option<&str>,
+    limit: i64,
+) -> Result<Vec<StoredRun>, StoreError> {
+    let mut qb = super::in_flight_runs::<D>(task_name, limit);
+    let rows = D::fetch_all(pool, &mut qb).await?;
+    rows.iter().map(codec::stored_run::<D>).collect()
+}
+
 pub(crate) async fn run_row<D: Dialect>(
     pool: &DbPool<D>,
     id: i64,

@@ -1,0 +1,152 @@
+//! Stuck runs among the unfinished ones: each run's age against its task type's threshold
+//! ([`StuckThresholds`]), learned from the type's recent figures.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tasklens_model::{RecentP99, SourceSystem, StuckThresholds, TaskStatus, ThresholdSource};
+
+use crate::query::TaskMetrics;
+use crate::runs::StoredRun;
+
+/// An unfinished run past its threshold.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StuckRun {
+    pub id: i64,
+    pub task_name: String,
+    pub task_id: String,
+    pub attempt: i32,
+    pub source: SourceSystem,
+    pub status: TaskStatus,
+    /// Since when it has been in its status: started for a running run, enqueued (or first
+    /// heard of) for a pending one.
+    pub since: DateTime<Utc>,
+    pub age_ms: i64,
+    pub threshold_ms: i64,
+    pub threshold_source: ThresholdSource,
+}
+
+/// The recent p99s per task type, from metrics over [`StuckThresholds::HISTORY`].
+pub fn recent_p99s(metrics: &[TaskMetrics]) -> HashMap<&str, RecentP99> {
+    metrics
+        .iter()
+        .map(|m| {
+            (
+                m.task_name.as_str(),
+                RecentP99 {
+                    duration_ms: m.p99_duration_ms,
+                    queue_wait_ms: m.p99_queue_wait_ms,
+                },
+            )
+        })
+        .collect()
+}
+
+/// The runs of `in_flight` that are stuck at `now`, oldest first.
+pub fn stuck_among(
+    in_flight: Vec<StoredRun>,
+    recent: &HashMap<&str, RecentP99>,
+    thresholds: &StuckThresholds,
+    now: DateTime<Utc>,
+) -> Vec<StuckRun> {
+    let mut stuck: Vec<StuckRun> = in_flight
+        .into_iter()
+        .filter_map(|run| {
+            let state = run.state;
+            let since = match state.status {
+                TaskStatus::Running => state.started_at?,
+                TaskStatus::Pending => state.enqueued_at.unwrap_or(run.created_at),
+                _ => return None,
+            };
+            let recent = recent
+                .get(state.task_name.as_str())
+                .copied()
+                .unwrap_or_default();
+            let (threshold, source) = thresholds.threshold(&state.task_name, state.status, recent);
+            let threshold_ms = i64::try_from(threshold.as_millis()).unwrap_or(i64::MAX);
+            let age_ms = (now - since).num_milliseconds();
+            (age_ms > threshold_ms).then(|| StuckRun {
+                id: run.id,
+                task_name: state.task_name,
+                task_id: state.task_id,
+                attempt: state.attempt,
+                source: state.source,
+                status: state.status,
+                since,
+                age_ms,
+                threshold_ms,
+                threshold_source: source,
+            })
+        })
+        .collect();
+    stuck.sort_by(|a, b| a.since.cmp(&b.since).then(a.id.cmp(&b.id)));
+    stuck
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeDelta;
+    use tasklens_model::{RunKey, RunState};
+
+    fn run(id: i64, task: &str, status: TaskStatus, since: DateTime<Utc>) -> StoredRun {
+        let mut state = RunState::new(
+            RunKey {
+                source: SourceSystem::Tasklens,
+                task_id: format!("t{id}"),
+                attempt: 0,
+            },
+            task,
+            status,
+        );
+        state.enqueued_at = Some(since);
+        if status == TaskStatus::Running {
+            state.started_at = Some(since);
+        }
+        StoredRun {
+            id,
+            created_at: since,
+            updated_at: since,
+            state,
+        }
+    }
+
+    #[test]
+    fn runs_past_their_threshold_are_stuck_oldest_first() {
+        let now = Utc::now();
+        let ago = |minutes| now - TimeDelta::minutes(minutes);
+        let thresholds = StuckThresholds::new(vec!["scheduled_*=15m".parse().expect("rule")]);
+        let mut recent = HashMap::new();
+        // A slow type: 5 x its 4 min p99 is 20 min.
+        recent.insert(
+            "embed",
+            RecentP99 {
+                duration_ms: Some(240_000.0),
+                queue_wait_ms: Some(100.0),
+            },
+        );
+        let in_flight = vec![
+            run(1, "embed", TaskStatus::Running, ago(10)), // under 20 min
+            run(2, "embed", TaskStatus::Running, ago(30)), // stuck, history
+            run(3, "embed", TaskStatus::Pending, ago(6)),  // stuck, floor 5 min
+            run(4, "scheduled_digest", TaskStatus::Running, ago(14)), // under 15 min
+            run(5, "scheduled_digest", TaskStatus::Pending, ago(16)), // stuck, configured
+            run(6, "unknown", TaskStatus::Running, ago(4)), // under the floor
+        ];
+        let stuck = stuck_among(in_flight, &recent, &thresholds, now);
+        let seen: Vec<(i64, ThresholdSource, i64)> = stuck
+            .iter()
+            .map(|s| (s.id, s.threshold_source, s.threshold_ms))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (2, ThresholdSource::History, 1_200_000),
+                (5, ThresholdSource::Configured, 900_000),
+                (3, ThresholdSource::Floor, 300_000),
+            ]
+        );
+        assert_eq!(stuck[0].age_ms, 30 * 60_000);
+    }
+}
