@@ -66,7 +66,7 @@ pub fn stuck_among(
             let (threshold, source) = thresholds.threshold(&state.task_name, state.status, recent);
             let threshold_ms = i64::try_from(threshold.as_millis()).unwrap_or(i64::MAX);
             let age_ms = (now - since).num_milliseconds();
-            (age_ms > threshold_ms).then(|| StuckRun {
+            (age_ms > threshold_ms).then_some(StuckRun {
                 id: run.id,
                 task_name: state.task_name,
                 task_id: state.task_id,
