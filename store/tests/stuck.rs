@@ -7,7 +7,7 @@ use chrono::{TimeDelta, Utc};
 use common::{Backend, Life, on_both_backends, store};
 use sqlx::PgPool;
 use tasklens_model::{StuckThresholds, TaskStatus, ThresholdSource};
-use tasklens_store::{HistoryQuery, TaskStore};
+use tasklens_store::HistoryQuery;
 
 async fn unfinished_runs_are_read_oldest_first_and_judged_against_their_history(backend: Backend) {
     let now = Utc::now();
