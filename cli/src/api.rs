@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::Args;
 use tasklens_dashboard_api::ApiConfig;
+use tasklens_model::{StuckRule, StuckThresholds};
 
 use crate::options::DatabaseArgs;
 use crate::shutdown::shutdown_signal;
@@ -53,6 +54,18 @@ pub struct ApiOptions {
     #[arg(long, env = "TASKLENS_API_READ_CACHE_MS", default_value_t = 500,
           value_parser = clap::value_parser!(u64).range(0..=1000))]
     pub read_cache_ms: u64,
+    /// When an unfinished run of a task type counts as stuck: `PATTERN=DURATION`, a glob over
+    /// task names and a duration (e.g. 'scheduled_*=15m', 'score_message=30s'); repeatable
+    /// (comma-separated in the environment), the first match wins. Types no rule matches: 5
+    /// times their p99 over the last 7 days (duration when running, queue wait when pending),
+    /// at least 5 minutes.
+    #[arg(
+        long = "stuck-threshold",
+        env = "TASKLENS_STUCK_THRESHOLDS",
+        value_delimiter = ',',
+        value_name = "PATTERN=DURATION"
+    )]
+    pub stuck_thresholds: Vec<StuckRule>,
 }
 
 impl ApiOptions {
@@ -65,6 +78,7 @@ impl ApiOptions {
             ui_dir: self.ui_dir.clone().or_else(ApiConfig::default_ui_dir),
             ws_client_buffer: usize::try_from(self.ws_client_buffer).unwrap_or(usize::MAX),
             read_cache_max_age: Duration::from_millis(self.read_cache_ms),
+            stuck_thresholds: StuckThresholds::new(self.stuck_thresholds.clone()),
             // One Prometheus recorder per process, shared with the collector's when both run.
             prometheus: Some(tasklens_collector::telemetry::prometheus().clone()),
             ..ApiConfig::default()

@@ -265,6 +265,23 @@ mod tests {
     }
 
     #[test]
+    fn stuck_thresholds_reach_the_api_in_order() {
+        let args = up(&[
+            "--stuck-threshold",
+            "scheduled_*=15m",
+            "--stuck-threshold",
+            "score_message=30s",
+        ]);
+        let thresholds = args.api.config().stuck_thresholds;
+        let rules: Vec<(&str, u64)> = thresholds
+            .rules
+            .iter()
+            .map(|r| (r.pattern.as_str(), r.threshold.as_secs()))
+            .collect();
+        assert_eq!(rules, [("scheduled_*", 900), ("score_message", 30)]);
+    }
+
+    #[test]
     fn wildcard_addresses_are_reached_on_loopback() {
         let addr: SocketAddr = "0.0.0.0:4317".parse().expect("addr");
         assert_eq!(reachable(addr).to_string(), "127.0.0.1:4317");

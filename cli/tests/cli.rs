@@ -111,6 +111,26 @@ fn retention_days_out_of_range_is_refused_by_name() {
     assert!(err.contains("0 is not in 1..=3650"), "{err}");
 }
 
+#[test]
+fn a_bad_stuck_threshold_is_refused_with_what_to_write() {
+    for (value, says) in [
+        ("score_message", "is not PATTERN=DURATION"),
+        ("score_message=soon", "\"soon\" is not a duration"),
+        ("=15m", "empty task-name pattern"),
+    ] {
+        for command in ["api", "up"] {
+            let output = tasklens(
+                &[command, "--stuck-threshold", value],
+                &[("DATABASE_URL", "postgres://x@127.0.0.1:1/x")],
+            );
+            assert_eq!(output.status.code(), Some(2), "{command} {value}");
+            let err = stderr(&output);
+            assert!(err.contains("--stuck-threshold"), "{err}");
+            assert!(err.contains(says), "{command} {value}: {err}");
+        }
+    }
+}
+
 #[sqlx::test(migrations = false)]
 async fn migrate_builds_a_fresh_database_and_is_idempotent(pool: PgPool) {
     let url = url_of(&pool);

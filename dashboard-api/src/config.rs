@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use metrics_exporter_prometheus::PrometheusHandle;
+use tasklens_model::StuckThresholds;
 
 /// Settings of one API server.
 #[derive(Clone)]
@@ -29,6 +30,8 @@ pub struct ApiConfig {
     /// The process's Prometheus recorder, when another part of the process (the collector)
     /// installed it; `None`: the API installs one (once per process).
     pub prometheus: Option<PrometheusHandle>,
+    /// When an unfinished run counts as stuck (`--stuck-threshold` rules, learned defaults).
+    pub stuck_thresholds: StuckThresholds,
 }
 
 impl std::fmt::Debug for ApiConfig {
@@ -43,6 +46,7 @@ impl std::fmt::Debug for ApiConfig {
             .field("ws_ping_interval", &self.ws_ping_interval)
             .field("read_cache_max_age", &self.read_cache_max_age)
             .field("prometheus", &self.prometheus.is_some())
+            .field("stuck_thresholds", &self.stuck_thresholds)
             .finish()
     }
 }
@@ -70,6 +74,7 @@ impl Default for ApiConfig {
             ws_ping_interval: Duration::from_secs(30),
             read_cache_max_age: crate::read_cache::ReadCache::DEFAULT_MAX_AGE,
             prometheus: None,
+            stuck_thresholds: StuckThresholds::default(),
         }
     }
 }

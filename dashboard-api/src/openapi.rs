@@ -22,6 +22,7 @@ use crate::{error, live, routes, wire};
         routes::tasks::task,
         routes::timeseries::timeseries,
         routes::task_names::task_names,
+        routes::stuck::stuck,
         live::socket::websocket,
     ),
     components(schemas(

@@ -93,6 +93,7 @@ pub async fn start(config: ApiConfig, store: Arc<dyn TaskStore>) -> Result<Runni
         stop: stop_rx.clone(),
         ws_ping_interval: config.ws_ping_interval,
         ws_alive,
+        stuck_thresholds: Arc::new(config.stuck_thresholds.clone()),
     };
     let app = router(state, &config, cors);
     let server = axum::serve(listener, app).with_graceful_shutdown(stopped(stop_rx));
@@ -149,6 +150,7 @@ fn router(state: AppState, config: &ApiConfig, cors: Option<CorsLayer>) -> Route
         .route("/api/v1/monitoring/metrics", get(routes::metrics::metrics))
         .route("/api/v1/monitoring/history", get(routes::history::history))
         .route("/api/v1/monitoring/tasks/{id}", get(routes::tasks::task))
+        .route("/api/v1/monitoring/stuck", get(routes::stuck::stuck))
         .route(
             "/api/v1/monitoring/timeseries",
             get(routes::timeseries::timeseries),

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use metrics_exporter_prometheus::PrometheusHandle;
+use tasklens_model::StuckThresholds;
 use tasklens_store::TaskStore;
 use tokio::sync::{mpsc, watch};
 
@@ -26,6 +27,8 @@ pub struct AppState {
     pub ws_ping_interval: Duration,
     /// Held by every WebSocket task: shutdown waits until all are dropped.
     pub ws_alive: mpsc::Sender<()>,
+    /// When an unfinished run counts as stuck.
+    pub stuck_thresholds: Arc<StuckThresholds>,
 }
 
 impl std::fmt::Debug for AppState {

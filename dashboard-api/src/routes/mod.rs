@@ -2,6 +2,7 @@
 
 pub mod history;
 pub mod metrics;
+pub mod stuck;
 pub mod task_names;
 pub mod tasks;
 pub mod timeseries;

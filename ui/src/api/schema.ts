@@ -38,6 +38,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/monitoring/stuck": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Unfinished runs past their task type's threshold, oldest first. A threshold is the first
+         *     `--stuck-threshold` rule whose glob matches the task name, else 5 times the type's p99 over
+         *     the last 7 days (duration for running runs, queue wait for pending ones), never below 5
+         *     minutes.
+         */
+        get: operations["stuck"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/monitoring/task-names": {
         parameters: {
             query?: never;
@@ -328,6 +350,37 @@ export interface components {
             started_at: string | null;
             task_id: string;
         };
+        /**
+         * @description A run that has been running longer than its task type's running threshold, or pending
+         *     longer than its queue-wait threshold.
+         */
+        StuckItem: {
+            /** Format: int64 */
+            age_ms: number;
+            /** Format: int32 */
+            attempt: number;
+            /** Format: int64 */
+            id: number;
+            /**
+             * Format: date-time
+             * @description Since when it has been in its status (started, or enqueued).
+             */
+            since: string;
+            source: components["schemas"]["RunSource"];
+            /** @description `pending` or `running`. */
+            status: components["schemas"]["RunStatus"];
+            task_id: string;
+            task_name: string;
+            /** Format: int64 */
+            threshold_ms: number;
+            threshold_source: components["schemas"]["ThresholdOrigin"];
+        };
+        /** @description The stuck runs now, oldest first. */
+        StuckResponse: {
+            /** Format: date-time */
+            generated_at: string;
+            runs: components["schemas"]["StuckItem"][];
+        };
         /** @description Which changes a client receives; null means all. */
         SubscriptionFilter: {
             statuses: components["schemas"]["RunStatus"][] | null;
@@ -379,6 +432,11 @@ export interface components {
             /** @description Sorted. */
             task_names: string[];
         };
+        /**
+         * @description Where a threshold came from.
+         * @enum {string}
+         */
+        ThresholdOrigin: "configured" | "history" | "floor";
         /** @description One task type in one bucket: runs created in the bucket by current status, and durations. */
         TimeseriesPointItem: {
             /**
@@ -511,6 +569,56 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["MetricsResponse"];
+                };
+            };
+            /** @description Invalid parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Token missing or wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Database unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    stuck: {
+        parameters: {
+            query?: {
+                /** @description Only this task type */
+                task_name?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Stuck runs */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StuckResponse"];
                 };
             };
             /** @description Invalid parameter */
