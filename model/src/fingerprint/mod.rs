@@ -33,6 +33,8 @@ use sha2::{Digest, Sha256};
 pub use frames::{Frame, MAX_FRAMES, in_app_frames};
 pub use normalize::normalize_message;
 
+use normalize::normalize_type;
+
 /// The version of the algorithm below. Change it with any change that moves a failure to
 /// another group (normalisation, frame rules, hashed fields).
 pub const FINGERPRINT_VERSION: u16 = 1;
@@ -68,7 +70,10 @@ pub fn fingerprint(
     hasher.update(b"tasklens-fingerprint");
     hasher.update(FINGERPRINT_VERSION.to_be_bytes());
     field(&mut hasher, task_name.trim());
-    field(&mut hasher, &error_type.map(short_type).unwrap_or_default());
+    field(
+        &mut hasher,
+        &error_type.map(normalize_type).unwrap_or_default(),
+    );
     field(
         &mut hasher,
         &message.map(normalize_message).unwrap_or_default(),
@@ -87,17 +92,6 @@ pub fn fingerprint(
         version: FINGERPRINT_VERSION,
         hash: digest[..16].iter().map(|b| format!("{b:02x}")).collect(),
     }
-}
-
-/// The error type as grouped: trimmed, a dotted module path dropped.
-pub(crate) fn short_type(error_type: &str) -> String {
-    let error_type = error_type.trim();
-    let plain = !error_type.contains("::") && !error_type.contains(char::is_whitespace);
-    let short = match error_type.rsplit_once('.') {
-        Some((_, name)) if plain && !name.is_empty() => name,
-        _ => error_type,
-    };
-    short.to_owned()
 }
 
 fn count(hasher: &mut Sha256, n: usize) {

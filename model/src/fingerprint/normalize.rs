@@ -384,3 +384,15 @@ fn ipv4_end(bytes: &[u8], i: usize) -> Option<usize> {
         || (bytes.get(at) == Some(&b'.') && bytes.get(at + 1).is_some_and(u8::is_ascii_digit));
     (!continues).then_some(at)
 }
+
+/// The error type as grouped: trimmed, a dotted module path dropped (see the module
+/// documentation of `fingerprint` for why).
+pub(crate) fn normalize_type(error_type: &str) -> String {
+    let error_type = error_type.trim();
+    let plain = !error_type.contains("::") && !error_type.contains(char::is_whitespace);
+    let short = match error_type.rsplit_once('.') {
+        Some((_, name)) if plain && !name.is_empty() => name,
+        _ => error_type,
+    };
+    short.to_owned()
+}

@@ -1,7 +1,7 @@
 //! Node `Error.stack`: the message, then `    at function (location)` or `    at location`
 //! lines, innermost first.
 
-use super::{MAX_FRAMES, Summary, frame, strip_line_numbers};
+use super::frame::{MAX_FRAMES, Summary, frame, strip_line_numbers};
 
 pub(super) fn summarize(text: &str) -> Summary {
     let frames = text

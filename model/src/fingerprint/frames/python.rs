@@ -2,8 +2,8 @@
 //! `  File "path", line N, in function` lines, innermost last, chained exceptions one after the
 //! other with the final one last.
 
-use super::{Frame, MAX_FRAMES, Summary, frame, is_cut_marker};
-use crate::fingerprint::short_type;
+use super::frame::{Frame, MAX_FRAMES, Summary, frame, is_cut_marker};
+use crate::fingerprint::normalize::normalize_type;
 
 const SEPARATORS: [&str; 2] = [
     "The above exception was the direct cause of the following exception:",
@@ -65,7 +65,7 @@ fn cause_types(text: &str) -> Vec<String> {
     for line in text.lines() {
         if SEPARATORS.contains(&line.trim()) {
             if let Some(exception) = first_of_part.take() {
-                causes.push(short_type(exception_type(exception)));
+                causes.push(normalize_type(exception_type(exception)));
             }
             continue;
         }

@@ -2,7 +2,7 @@
 //! (`   N: symbol` lines, each followed by `             at path:line:column`, innermost first),
 //! then, as the collector appends it, `Caused by:` and the error's sources one per line.
 
-use super::{Frame, MAX_FRAMES, Summary, frame, strip_line_numbers};
+use super::frame::{Frame, MAX_FRAMES, Summary, frame, strip_line_numbers};
 use crate::fingerprint::normalize::normalize_message;
 
 const CAUSED_BY: &str = "Caused by:";

@@ -7,6 +7,7 @@ mod normalize;
 
 use std::backtrace::Backtrace;
 
+use super::normalize::normalize_type;
 use super::*;
 
 #[inline(never)]
@@ -73,17 +74,17 @@ fn the_version_is_stored_with_a_stable_hash() {
 #[test]
 fn module_paths_are_dropped_from_python_types_only() {
     assert_eq!(
-        short_type("json.decoder.JSONDecodeError"),
+        normalize_type("json.decoder.JSONDecodeError"),
         "JSONDecodeError"
     );
-    assert_eq!(short_type(" ValueError "), "ValueError");
+    assert_eq!(normalize_type(" ValueError "), "ValueError");
     assert_eq!(
-        short_type("tasklens_instrumentation::demo::errors::DemoTaskError"),
+        normalize_type("tasklens_instrumentation::demo::errors::DemoTaskError"),
         "tasklens_instrumentation::demo::errors::DemoTaskError"
     );
     assert_eq!(
-        short_type("ActiveRecord::RecordNotFound"),
+        normalize_type("ActiveRecord::RecordNotFound"),
         "ActiveRecord::RecordNotFound"
     );
-    assert_eq!(short_type("ERR_INVALID_URL"), "ERR_INVALID_URL");
+    assert_eq!(normalize_type("ERR_INVALID_URL"), "ERR_INVALID_URL");
 }
