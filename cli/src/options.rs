@@ -73,7 +73,8 @@ pub struct CollectorOptions {
           default_value_t = tasklens_collector::ingest::DEFAULT_INGEST_CONCURRENCY as u64,
           value_parser = clap::value_parser!(u64).range(1..=1024))]
     pub ingest_concurrency: u64,
-    /// Comma-separated parameter key patterns to redact (case-insensitive substrings).
+    /// Comma-separated key patterns whose values are redacted from params, error messages and
+    /// tracebacks (case-insensitive substrings, `-` matching `_`).
     #[arg(
         long,
         env = "TASKLENS_SECRET_KEYS",

@@ -28,7 +28,8 @@ pub struct CollectorConfig {
     pub max_request_bytes: usize,
     pub pipeline: PipelineConfig,
     pub token: Option<String>,
-    /// Parameter keys matching these (case-insensitive substrings) are redacted.
+    /// Keys matching these (case-insensitive substrings) are redacted: in params, and in error
+    /// messages and tracebacks, which also lose URL passwords and bearer tokens.
     pub secret_keys: Vec<String>,
     /// Entries of the recognizer's join caches (TaskIQ producer spans, run spans for logs).
     pub join_capacity: usize,

@@ -5,7 +5,7 @@ use std::any::Any;
 use std::backtrace::{Backtrace, BacktraceStatus};
 use std::error::Error;
 
-use tasklens_model::limits::{MAX_TEXT_BYTES, cap_text};
+use tasklens_model::limits::{MAX_TEXT_BYTES, cap_text, cap_text_end};
 
 /// The error of a failed run, as the span reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,7 +80,9 @@ impl FailureReport {
         FailureReport {
             message: cap_text(self.message, MAX_TEXT_BYTES),
             error_type: cap_text(self.error_type, tasklens_model::limits::MAX_NAME_BYTES),
-            chain: self.chain.map(|c| cap_text(c, MAX_TEXT_BYTES)),
+            // The deepest part of each is kept: the root cause ends the chain, while a Rust
+            // backtrace starts with the innermost frame.
+            chain: self.chain.map(|c| cap_text_end(c, MAX_TEXT_BYTES)),
             backtrace: self.backtrace.map(|b| cap_text(b, MAX_TEXT_BYTES)),
         }
     }

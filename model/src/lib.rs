@@ -11,6 +11,7 @@
 //! so every store backend applies the same ones.
 
 pub mod conventions;
+pub mod fingerprint;
 pub mod histogram;
 pub mod limits;
 pub mod redact;
@@ -20,6 +21,7 @@ pub mod status;
 pub mod stuck;
 pub mod window;
 
+pub use fingerprint::{FINGERPRINT_VERSION, Fingerprint, fingerprint, normalize_message};
 pub use histogram::Histogram;
 pub use redact::Redactor;
 pub use rollup::{Contribution, RollupChanges, RollupFigures, RollupKey};

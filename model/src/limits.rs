@@ -1,5 +1,9 @@
 //! Size caps. Oversized text is cut with a visible marker instead of failing the batch that
 //! carries it: a 5 MB traceback must not cost the other runs of its batch.
+//!
+//! Messages keep their start (what went wrong is said first); tracebacks keep their end, where
+//! Python puts the innermost frames and the final exception, and where the collector appends a
+//! Rust error's cause chain, so the frames an error group is told by survive the cut.
 
 use serde_json::{Value, json};
 
@@ -25,6 +29,37 @@ pub fn cap_text(text: String, max: usize) -> String {
     let mut capped = String::with_capacity(keep + marker.len());
     capped.push_str(&text[..keep]);
     capped.push_str(&marker);
+    capped
+}
+
+/// How far past the cut [`cap_text_end`] looks for a line start, so the kept text begins with a
+/// whole line (a frame) rather than a fragment, without losing much when lines are long.
+const LINE_START_SEARCH: usize = 1024;
+
+/// Cuts `text` to at most `max` bytes by dropping its start, and puts a marker line saying how
+/// long it was at the cut. The kept part starts on a character boundary, on a line start when one
+/// is near. Text within the cap is returned unchanged.
+pub fn cap_text_end(text: String, max: usize) -> String {
+    if text.len() <= max {
+        return text;
+    }
+    let marker = format!("[truncated by tasklens: {} bytes in all]…\n", text.len());
+    let keep = max.saturating_sub(marker.len());
+    let mut start = text.len() - keep;
+    let bytes = text.as_bytes();
+    let window = &bytes[start..text.len().min(start + LINE_START_SEARCH)];
+    if start > 0
+        && bytes[start - 1] != b'\n'
+        && let Some(newline) = window.iter().position(|b| *b == b'\n')
+    {
+        start += newline + 1;
+    }
+    while start < text.len() && !text.is_char_boundary(start) {
+        start += 1;
+    }
+    let mut capped = String::with_capacity(marker.len() + text.len() - start);
+    capped.push_str(&marker);
+    capped.push_str(&text[start..]);
     capped
 }
 
@@ -61,6 +96,45 @@ mod tests {
         assert!(capped.len() <= MAX_TEXT_BYTES);
         assert!(capped.ends_with("…[truncated by tasklens: 200000 bytes in all]"));
         assert!(capped.starts_with("éé"));
+    }
+
+    #[test]
+    fn a_long_traceback_keeps_its_end_from_a_line_start() {
+        let frames: String = (0..20_000)
+            .map(|n| format!("  File \"app/tasks.py\", line {n}, in f\n"))
+            .collect();
+        let traceback = format!("Traceback (most recent call last):\n{frames}ValueError: boom\n");
+        let total = traceback.len();
+        let capped = cap_text_end(traceback.clone(), MAX_TEXT_BYTES);
+        assert!(capped.len() <= MAX_TEXT_BYTES);
+        let marker = format!("[truncated by tasklens: {total} bytes in all]…\n");
+        assert!(capped.starts_with(&marker), "{}", &capped[..100]);
+        assert!(capped.ends_with("line 19999, in f\nValueError: boom\n"));
+        // the first kept line is whole, and everything kept is the original's end
+        assert!(capped[marker.len()..].starts_with("  File "));
+        assert!(traceback.ends_with(&capped[marker.len()..]));
+    }
+
+    #[test]
+    fn cutting_the_start_respects_char_boundaries_and_is_idempotent() {
+        let long = "é".repeat(100_000); // one line, two bytes per char
+        let capped = cap_text_end(long, MAX_TEXT_BYTES);
+        assert!(capped.len() <= MAX_TEXT_BYTES);
+        assert!(capped.starts_with("[truncated by tasklens: 200000 bytes in all]…\né"));
+        assert!(capped.ends_with("éé"));
+        assert_eq!(cap_text_end(capped.clone(), MAX_TEXT_BYTES), capped);
+        assert_eq!(cap_text_end("short".into(), 10), "short");
+        let exact = "x".repeat(10);
+        assert_eq!(cap_text_end(exact.clone(), 10), exact);
+    }
+
+    #[test]
+    fn a_cut_next_to_a_line_start_keeps_that_line() {
+        // the byte before the cut is a newline: nothing more is dropped
+        let text = format!("{}\n{}", "a".repeat(100), "b".repeat(100));
+        let marker_len = "[truncated by tasklens: 201 bytes in all]…\n".len();
+        let capped = cap_text_end(text, marker_len + 100);
+        assert!(capped.ends_with(&format!("…\n{}", "b".repeat(100))));
     }
 
     #[test]

@@ -7,7 +7,7 @@ use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::limits::{MAX_NAME_BYTES, MAX_TEXT_BYTES, cap_params, cap_text};
+use crate::limits::{MAX_NAME_BYTES, MAX_TEXT_BYTES, cap_params, cap_text, cap_text_end};
 use crate::status::{SourceSystem, TaskStatus};
 
 /// What identifies one run: retries that reuse a task id are separate attempts, and task ids are
@@ -283,7 +283,9 @@ impl RunState {
             params: self.params.map(cap_params),
             error_message: self.error_message.map(text),
             error_type: self.error_type.map(name),
-            error_traceback: self.error_traceback.map(text),
+            error_traceback: self
+                .error_traceback
+                .map(|s| cap_text_end(s, MAX_TEXT_BYTES)),
             queue: self.queue.map(name),
             service_name: self.service_name.map(name),
             worker_host: self.worker_host.map(name),

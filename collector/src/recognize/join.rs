@@ -6,7 +6,7 @@ use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
 
 use tasklens_model::RunKey;
-use tasklens_model::limits::{MAX_NAME_BYTES, MAX_TEXT_BYTES, cap_text};
+use tasklens_model::limits::{MAX_NAME_BYTES, MAX_TEXT_BYTES, cap_text, cap_text_end};
 
 /// A span by its trace id and span id (span ids alone are only unique within a trace).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -130,7 +130,7 @@ impl ErrorReport {
         ErrorReport {
             message: self.message.map(|s| cap_text(s, MAX_TEXT_BYTES)),
             error_type: self.error_type.map(|s| cap_text(s, MAX_NAME_BYTES)),
-            traceback: self.traceback.map(|s| cap_text(s, MAX_TEXT_BYTES)),
+            traceback: self.traceback.map(|s| cap_text_end(s, MAX_TEXT_BYTES)),
         }
     }
 

@@ -22,7 +22,9 @@
 //! time (non-zero, end not before start). Producer spans report a pending run enqueued at their
 //! start; worker spans report a running or finished run with the trace ids, the worker's
 //! `service.name` and host. A failed run's message comes from the first `exception` event, else
-//! the ERROR status message, else the source's own reason, else a fixed text. Every event passes
+//! the ERROR status message, else the source's own reason, else a fixed text. The secrets in a
+//! run's error message and traceback are redacted ([`Redactor::redact_text`]) before the caps
+//! apply, so a cut never leaves half a secret that no rule recognizes. Every event passes
 //! [`TaskRunEvent::prepare`] (caps, timestamp precision, rules) before it is returned; one that
 //! does not is rejected with the broken rule.
 //!
@@ -53,6 +55,7 @@ mod tasklens;
 #[cfg(test)]
 mod testing;
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
@@ -172,7 +175,8 @@ impl Recognizer {
         for resource_logs in &request.resource_logs {
             for scope_logs in &resource_logs.scope_logs {
                 for record in &scope_logs.log_records {
-                    let Some(report) = error_report(Attrs(&record.attributes)) else {
+                    let Some(report) = error_report(Attrs(&record.attributes), &self.redactor)
+                    else {
                         out.ignored += 1;
                         continue;
                     };
@@ -241,7 +245,9 @@ impl Recognizer {
             Ok(Some(draft)) => draft,
         };
         out.count(source);
-        let Draft { run, role, at } = draft;
+        let Draft { mut run, role, at } = draft;
+        redact(&self.redactor, &mut run.error_message);
+        redact(&self.redactor, &mut run.error_traceback);
         let event = TaskRunEvent { observed_at, run };
         let Some(accepted) = push_event(event, || view.label(), out) else {
             return;
@@ -302,14 +308,25 @@ fn push_event(
     }
 }
 
-/// The exception of a log record, if it has one.
-fn error_report(attrs: Attrs<'_>) -> Option<ErrorReport> {
+/// Replaces the secrets in an error text, in place.
+fn redact(redactor: &Redactor, text: &mut Option<String>) {
+    if let Some(found) = text.as_deref()
+        && let Cow::Owned(redacted) = redactor.redact_text(found)
+    {
+        *text = Some(redacted);
+    }
+}
+
+/// The exception of a log record, if it has one, its secrets redacted.
+fn error_report(attrs: Attrs<'_>, redactor: &Redactor) -> Option<ErrorReport> {
     let field = |key| attrs.str(key).map(str::to_owned);
-    let report = ErrorReport {
+    let mut report = ErrorReport {
         message: field(EXCEPTION_MESSAGE),
         error_type: field(EXCEPTION_TYPE),
         traceback: field(EXCEPTION_STACKTRACE),
     };
+    redact(redactor, &mut report.message);
+    redact(redactor, &mut report.traceback);
     let any = report.message.is_some() || report.error_type.is_some() || report.traceback.is_some();
     any.then(|| report.capped())
 }
@@ -540,6 +557,51 @@ mod tests {
         assert_eq!(
             recognized.rejected,
             vec!["log record with span_id 010203: span_id has 3 bytes, expected 8".to_owned()]
+        );
+    }
+
+    #[test]
+    fn secrets_in_error_text_are_redacted_on_spans_and_log_records() {
+        let mut recognizer = recognizer();
+        let message = "login to postgres://app:s3cret@db/x failed: token=abc123";
+        let failed = SpanBuilder::consumer("run/sync_orders")
+            .ids(7, 4)
+            .attr("celery.action", s("run"))
+            .attr("celery.task_name", s("sync_orders"))
+            .attr("celery.state", s("FAILURE"))
+            .attr("messaging.message.id", s("task-4"))
+            .error(message)
+            .exception(
+                "OperationalError",
+                message,
+                "Traceback ...\npassword=hunter2",
+            )
+            .build();
+        let recognized = recognizer.traces(&traces(vec![failed]), observed());
+        let run = &single(&recognized).run;
+        assert_eq!(
+            run.error_message.as_deref(),
+            Some("login to postgres://app:[redacted]@db/x failed: token=[redacted]")
+        );
+        assert_eq!(
+            run.error_traceback.as_deref(),
+            Some("Traceback ...\npassword=[redacted]")
+        );
+
+        let mut log = exception_log(7, 4, "retry with password=hunter2 later");
+        log.attributes[2] = attr(
+            "exception.stacktrace",
+            s("Traceback ...\nError: Authorization: Bearer eyJhbGci.x.y"),
+        );
+        let recognized = recognizer.logs(&logs(vec![log]), observed());
+        let run = &single(&recognized).run;
+        assert_eq!(
+            run.error_message.as_deref(),
+            Some("retry with password=[redacted] later")
+        );
+        assert_eq!(
+            run.error_traceback.as_deref(),
+            Some("Traceback ...\nError: Authorization: Bearer [redacted]")
         );
     }
 

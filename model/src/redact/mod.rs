@@ -1,12 +1,15 @@
 //! Redaction of parameters whose keys look secret. Applied by the instrumentation before data
-//! leaves the process, and again by the collector whatever the sender did.
+//! leaves the process, and again by the collector whatever the sender did. Error messages and
+//! tracebacks are redacted by the same patterns (`text.rs`).
+
+mod text;
 
 use serde_json::Value;
 
 use crate::conventions::{DEFAULT_SECRET_KEYS, REDACTED};
 
 /// Which keys count as secret: a key matches when it contains one of the patterns, ignoring
-/// case.
+/// case, and with `-` and `_` alike (so `X-Api-Key` matches `api_key`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Redactor {
     patterns: Vec<String>,
@@ -25,14 +28,30 @@ impl Redactor {
                 .into_iter()
                 .map(str::trim)
                 .filter(|p| !p.is_empty())
-                .map(str::to_ascii_lowercase)
+                .map(|p| {
+                    p.chars()
+                        .map(|c| {
+                            if c == '-' {
+                                '_'
+                            } else {
+                                c.to_ascii_lowercase()
+                            }
+                        })
+                        .collect()
+                })
                 .collect(),
         }
     }
 
     pub fn is_secret(&self, key: &str) -> bool {
-        let key = key.to_ascii_lowercase();
-        self.patterns.iter().any(|p| key.contains(p.as_str()))
+        let key = key.as_bytes();
+        self.patterns.iter().any(|pattern| {
+            let pattern = pattern.as_bytes();
+            pattern.is_empty()
+                || key
+                    .windows(pattern.len())
+                    .any(|window| window.iter().map(|b| fold(*b)).eq(pattern.iter().copied()))
+        })
     }
 
     /// Replaces the value of every secret key, at any depth.
@@ -50,6 +69,14 @@ impl Redactor {
             Value::Array(items) => items.iter_mut().for_each(|item| self.redact(item)),
             _ => {}
         }
+    }
+}
+
+/// A key byte as patterns are compared: lowercase, `-` as `_`.
+fn fold(b: u8) -> u8 {
+    match b.to_ascii_lowercase() {
+        b'-' => b'_',
+        other => other,
     }
 }
 
@@ -83,5 +110,14 @@ mod tests {
         let redactor = Redactor::new(["ssn", " "]);
         assert!(redactor.is_secret("customer_SSN"));
         assert!(!redactor.is_secret("password"));
+    }
+
+    #[test]
+    fn dashes_and_underscores_match_alike() {
+        let redactor = Redactor::default();
+        assert!(redactor.is_secret("X-Api-Key"));
+        assert!(redactor.is_secret("PRIVATE-KEY"));
+        assert!(Redactor::new(["api-key"]).is_secret("my_api_key"));
+        assert!(!redactor.is_secret("apiary"));
     }
 }
