@@ -108,6 +108,28 @@ describe('the monitoring page against the real stack', () => {
     expect(new URL(page.url()).searchParams.get('run')).toBeNull();
   });
 
+  it('lists a run that started and never finished among the problems, and opens it', async () => {
+    const STUCK_TASK = `e2e_stuck_${suffix}`;
+    // Enqueued and started a minute ago; its end never comes.
+    const minuteAgo = BigInt(Date.now() - 60_000) * 1_000_000n;
+    const [enqueue, start] = runSpans({ taskName: STUCK_TASK, taskId: `stuck-1-${suffix}`, params: {} }, minuteAgo).spans;
+    await sendSpans(stack.otlpHttpBase, [enqueue, start]);
+    await page.goto(`${stack.apiBase}/monitoring`);
+    const stuck = page.getByRole('table', { name: 'Stuck runs' });
+    const row = stuck.getByRole('row').filter({ hasText: STUCK_TASK });
+    await expect.poll(async () => {
+      if ((await row.count()) === 0) await page.reload();
+      return row.count();
+    }, { timeout: 30_000, interval: 1_000 }).toBe(1);
+    await expect.poll(() => row.textContent()).toContain('set by --stuck-threshold');
+    await row.getByRole('button', { name: STUCK_TASK }).click();
+    const drawer = page.getByRole('dialog');
+    await drawer.waitFor();
+    await expect.poll(() => drawer.textContent()).toContain(`stuck-1-${suffix}`);
+    await page.keyboard.press('Escape');
+    await drawer.waitFor({ state: 'detached' });
+  });
+
   it('keeps the feed bounded and the cards current through a burst of 150 runs (450 status changes)', async () => {
     const BURST_TASK = `e2e_burst_${suffix}`;
     await page.goto(`${stack.apiBase}/monitoring`);

@@ -92,7 +92,13 @@ export class Stack {
       `--otlp-http-addr=127.0.0.1:${otlpHttp}`,
       `--admin-addr=127.0.0.1:${admin}`,
     ], env);
-    const api = this.spawnService('api', ['api', `--http-addr=127.0.0.1:${apiPort}`, `--ui-dir=${join(uiDir, 'dist')}`], {
+    const api = this.spawnService('api', [
+      'api',
+      `--http-addr=127.0.0.1:${apiPort}`,
+      `--ui-dir=${join(uiDir, 'dist')}`,
+      // The stuck-runs test's task type is stuck after 5 s, not the default 5 minutes.
+      '--stuck-threshold=e2e_stuck_*=5s',
+    ], {
       ...env,
       TASKLENS_API_TOKEN: this.apiToken,
     });

@@ -128,6 +128,7 @@ async fn http(
         }
     };
     let week = enc(&(Utc::now() - chrono::TimeDelta::days(7)).to_rfc3339());
+    let month = enc(&(Utc::now() - chrono::TimeDelta::days(30)).to_rfc3339());
     let endpoints: Vec<(String, String)> = vec![
         ("metrics, 24 h".into(), "metrics?time_window=24".into()),
         ("metrics, 7 d".into(), "metrics?time_window=168".into()),
@@ -140,6 +141,15 @@ async fn http(
             "history: 7 d, no filter".into(),
             format!("history?start_date={week}"),
         ),
+        (
+            "history: status=pending, 30 d".into(),
+            format!("history?status=pending&start_date={month}"),
+        ),
+        (
+            "history: status=running, 30 d".into(),
+            format!("history?status=running&start_date={month}"),
+        ),
+        ("stuck".into(), "stuck".into()),
         (
             "history: q=rate limit".into(),
             "history?q=rate%20limit".into(),
@@ -162,6 +172,9 @@ async fn http(
         let body: serde_json::Value = client.get(&url).send().await?.json().await?;
         let matches = match body.get("total_count") {
             Some(total) => total.to_string(),
+            None if body.get("runs").is_some() => {
+                body["runs"].as_array().map_or(0, Vec::len).to_string()
+            }
             None => body["metrics"]
                 .as_array()
                 .map_or(0, |m| {

@@ -3,6 +3,7 @@ import { HealthCards } from '../features/health/components/HealthCards';
 import { HistoryPanel } from '../features/history/components/HistoryPanel';
 import { useLiveSync } from '../features/live-feed/api/use-live-sync';
 import { LiveFeed } from '../features/live-feed/components/LiveFeed';
+import { StuckRuns } from '../features/problems/components/StuckRuns';
 import { RunDetailDrawer } from '../features/run-detail/components/RunDetailDrawer';
 
 export function App() {
@@ -19,6 +20,7 @@ export function App() {
       </header>
       <main className="layout">
         <div className="layout-main">
+          <StuckRuns />
           <HealthCards />
           <ChartsPanel />
           <HistoryPanel />

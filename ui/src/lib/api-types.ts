@@ -13,6 +13,8 @@ export type TimeseriesPoint = Schemas['TimeseriesPointItem'];
 export type TimeseriesResponse = Schemas['TimeseriesResponse'];
 export type TaskNamesResponse = Schemas['TaskNamesResponse'];
 export type ErrorBody = Schemas['ErrorBody'];
+export type StuckItem = Schemas['StuckItem'];
+export type StuckResponse = Schemas['StuckResponse'];
 
 export const TASK_STATUSES: readonly TaskStatus[] = ['pending', 'running', 'success', 'failed'];
 

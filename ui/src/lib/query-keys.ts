@@ -27,6 +27,7 @@ export const queryKeys = {
   runAll: ['run'] as const,
   run: (id: number) => ['run', id] as const,
   taskNames: ['task-names'] as const,
+  stuck: ['stuck'] as const,
   liveFeedAll: ['live-feed'] as const,
   liveFeed: (filter: FeedFilter) => ['live-feed', filter] as const,
 };

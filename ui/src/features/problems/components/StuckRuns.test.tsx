@@ -1,0 +1,60 @@
+import { screen, within } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+import { describe, expect, it } from 'vitest';
+import { installFakeApi } from '../../../testing/fake-api';
+import { renderWithProviders } from '../../../testing/render';
+import { StuckRuns } from './StuckRuns';
+
+const run = (id: number, overrides: Record<string, unknown> = {}) => ({
+  id,
+  task_name: 'score_message',
+  task_id: `t-${id}`,
+  attempt: 0,
+  source: 'tasklens',
+  status: 'running',
+  since: '2026-11-28T11:20:00Z',
+  age_ms: 40 * 60_000,
+  threshold_ms: 300_000,
+  threshold_source: 'floor',
+  ...overrides,
+});
+
+describe('StuckRuns', () => {
+  it('lists stuck runs with their age against the threshold and opens one', async () => {
+    installFakeApi({
+      '/api/v1/monitoring/stuck': () => ({
+        generated_at: '2026-11-28T12:00:00Z',
+        runs: [
+          run(7),
+          run(9, { task_name: 'scheduled_daily_digest', status: 'pending', age_ms: 16 * 60_000, threshold_ms: 900_000, threshold_source: 'configured' }),
+        ],
+      }),
+    });
+    renderWithProviders(<StuckRuns />);
+    const table = await screen.findByRole('table', { name: 'Stuck runs' });
+    const rows = within(table).getAllByRole('row').slice(1);
+    expect(rows).toHaveLength(2);
+    expect(within(rows[0]!).getByTestId('stuck-age')).toHaveTextContent('40 min 0 s');
+    expect(rows[0]).toHaveTextContent('5 min 0 s');
+    expect(rows[0]).toHaveTextContent('the 5-minute floor');
+    expect(rows[1]).toHaveTextContent('set by --stuck-threshold');
+    expect(screen.getByRole('heading', { name: 'Problems · stuck runs (2)' })).toBeInTheDocument();
+
+    await userEvent.click(within(rows[1]!).getByRole('button', { name: 'scheduled_daily_digest' }));
+    expect(new URLSearchParams(window.location.search).get('run')).toBe('9');
+  });
+
+  it('says when nothing is stuck', async () => {
+    installFakeApi({
+      '/api/v1/monitoring/stuck': () => ({ generated_at: '2026-11-28T12:00:00Z', runs: [] }),
+    });
+    renderWithProviders(<StuckRuns />);
+    expect(await screen.findByText(/No stuck runs/)).toBeInTheDocument();
+  });
+
+  it('shows the API error', async () => {
+    installFakeApi({});
+    renderWithProviders(<StuckRuns />);
+    expect(await screen.findByRole('alert')).toHaveTextContent('Could not load stuck runs');
+  });
+});
