@@ -4,8 +4,9 @@
 
 use utoipa::Modify;
 use utoipa::OpenApi;
+use utoipa::openapi::path::ParameterIn;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
-use utoipa::openapi::{RefOr, Schema};
+use utoipa::openapi::{RefOr, Required, Schema};
 
 use crate::{error, live, routes, wire};
 
@@ -14,7 +15,9 @@ use crate::{error, live, routes, wire};
     info(
         title = "tasklens dashboard API",
         description = "Task runs, figures and a live feed of status changes. Every time is an \
-                       RFC 3339 UTC string; every absent value is null, never omitted."
+                       RFC 3339 UTC string; every absent value is null, never omitted. A query \
+                       parameter sent empty (`task_name=`) counts as absent; unknown ones are \
+                       ignored. A bad parameter is answered 400 with an `ErrorBody` naming it."
     ),
     paths(
         routes::metrics::metrics,
@@ -28,6 +31,7 @@ use crate::{error, live, routes, wire};
         error::ErrorBody,
         wire::RunStatus,
         wire::RunSource,
+        wire::DateOrTime,
         live::ServerMessage,
         live::ClientMessage,
         live::StatusChange,
@@ -36,7 +40,7 @@ use crate::{error, live, routes, wire};
         live::SubscriptionFilter,
         live::ErrorData,
     )),
-    modifiers(&BearerToken, &EveryFieldPresent),
+    modifiers(&BearerToken, &EveryFieldPresent, &EmptyMeansAbsent),
     tags((name = "monitoring", description = "The monitoring page's data"))
 )]
 struct ApiDoc;
@@ -92,6 +96,43 @@ impl Modify for EveryFieldPresent {
             for schema in components.schemas.values_mut() {
                 if let RefOr::T(schema) = schema {
                     require_every_property(schema);
+                }
+            }
+        }
+    }
+}
+
+/// An optional query parameter sent empty counts as absent (`QueryParams::parse`): the document
+/// says so with `allowEmptyValue`, so `time_window=` is not a schema-violating request. utoipa
+/// has no field for it (it is deprecated in OpenAPI 3.1, but still defined); parameters
+/// serialize their extensions flat, so it goes there.
+struct EmptyMeansAbsent;
+
+impl Modify for EmptyMeansAbsent {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let operations = openapi.paths.paths.values_mut().flat_map(|item| {
+            [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.options,
+                &mut item.head,
+                &mut item.patch,
+                &mut item.trace,
+            ]
+            .into_iter()
+            .flatten()
+        });
+        for operation in operations {
+            for parameter in operation.parameters.iter_mut().flatten() {
+                if parameter.parameter_in == ParameterIn::Query
+                    && parameter.required == Required::False
+                {
+                    parameter
+                        .extensions
+                        .get_or_insert_with(Default::default)
+                        .insert("allowEmptyValue".to_owned(), true.into());
                 }
             }
         }
