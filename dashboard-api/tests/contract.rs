@@ -158,6 +158,32 @@ fn the_websocket_handshake_headers_are_required() {
     }
 }
 
+/// The committed document is the default's, no token: every path lets the token be absent. An
+/// API with a token serves the same document, except that the token is required everywhere.
+#[test]
+fn with_a_token_configured_every_path_requires_it() {
+    let default = document();
+    let with_token =
+        serde_json::to_value(tasklens_dashboard_api::openapi::document_with_token()).expect("json");
+    for (path, item) in default["paths"].as_object().expect("paths") {
+        let security = |doc: &Value| doc["paths"][path]["get"]["security"].clone();
+        let mut expected = security(&default);
+        let alternatives = expected.as_array_mut().expect("security");
+        assert_eq!(alternatives[0], serde_json::json!({}), "{path}");
+        alternatives.remove(0);
+        assert!(!alternatives.is_empty(), "{path}");
+        assert_eq!(security(&with_token), expected, "{path}");
+        assert_eq!(
+            with_token["paths"][path]["get"]["responses"], item["get"]["responses"],
+            "{path}"
+        );
+    }
+    assert_eq!(
+        with_token["paths"][WS]["get"]["security"],
+        serde_json::json!([{"bearer": []}, {"query_token": []}])
+    );
+}
+
 async fn api(pool: PgPool, config: ApiConfig) -> Api {
     let store = store(pool).await;
     let now = chrono::Utc::now() - chrono::TimeDelta::minutes(5);
@@ -236,6 +262,11 @@ async fn a_websocket_request_without_an_upgrade_is_a_json_400(pool: PgPool) {
         ..ApiConfig::default()
     };
     let api = api(pool, config).await;
+    let served = api.get_ok("/api/openapi.json").await;
+    assert_eq!(
+        served["paths"][HISTORY]["get"]["security"],
+        serde_json::json!([{"bearer": []}])
+    );
     let (status, body) = api.get(WS).await;
     assert_eq!(status, 401, "{body}");
     assert_eq!(body["error"], "unauthorized");

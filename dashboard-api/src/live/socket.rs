@@ -34,9 +34,9 @@ const MAX_FRAMES_PER_FLUSH: usize = 256;
     tag = "monitoring",
     description = "WebSocket. The server sends `ServerMessage` text frames; the client may send \
                    `ClientMessage` frames (a filter). When a token is configured, pass it as \
-                   `Authorization: Bearer` or as the `token` query parameter.",
+                   `Authorization: Bearer` or, from a browser, as the `token` query parameter \
+                   (`query_token`).",
     params(
-        ("token" = Option<String>, Query, description = "The API token, for browsers"),
         ("Connection" = String, Header, pattern = "[Uu][Pp][Gg][Rr][Aa][Dd][Ee]",
          description = "Contains `upgrade` (any case)"),
         ("Upgrade" = String, Header, pattern = "^[Ww][Ee][Bb][Ss][Oo][Cc][Kk][Ee][Tt]$",
@@ -51,7 +51,7 @@ const MAX_FRAMES_PER_FLUSH: usize = 256;
          body = crate::error::ErrorBody),
         (status = 401, description = "Token missing or wrong", body = crate::error::ErrorBody),
     ),
-    security((), ("bearer" = []))
+    security((), ("bearer" = []), ("query_token" = []))
 )]
 pub async fn websocket(
     State(state): State<AppState>,

@@ -101,7 +101,7 @@ export interface paths {
         };
         /**
          * The live feed of status changes.
-         * @description WebSocket. The server sends `ServerMessage` text frames; the client may send `ClientMessage` frames (a filter). When a token is configured, pass it as `Authorization: Bearer` or as the `token` query parameter.
+         * @description WebSocket. The server sends `ServerMessage` text frames; the client may send `ClientMessage` frames (a filter). When a token is configured, pass it as `Authorization: Bearer` or, from a browser, as the `token` query parameter (`query_token`).
          */
         get: operations["websocket"];
         put?: never;
@@ -695,10 +695,7 @@ export interface operations {
     };
     websocket: {
         parameters: {
-            query?: {
-                /** @description The API token, for browsers */
-                token?: string;
-            };
+            query?: never;
             header: {
                 /** @description Contains `upgrade` (any case) */
                 Connection: string;
