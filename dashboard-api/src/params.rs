@@ -1,9 +1,13 @@
 //! Query parameters: parsed from the raw query string and checked here, so every refusal is the
 //! API's JSON 400 naming the parameter. Pure functions; unknown parameters are ignored.
+//!
+//! What is accepted is exactly what the OpenAPI document says (schemathesis checks both ways):
+//! an empty value is an absent parameter (`allowEmptyValue`), free text is trimmed after its
+//! length is checked, and every other value is taken as sent, without trimming.
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use chrono::{DateTime, NaiveDate, TimeDelta, Timelike, Utc};
 use tasklens_model::{Granularity, TaskStatus};
 use tasklens_store::{HistoryQuery, TimeseriesQuery};
 
@@ -23,7 +27,7 @@ pub struct QueryParams(HashMap<String, String>);
 impl QueryParams {
     pub fn parse(raw: Option<&str>) -> Self {
         let pairs = url::form_urlencoded::parse(raw.unwrap_or("").as_bytes())
-            .map(|(key, value)| (key.into_owned(), value.trim().to_owned()))
+            .map(|(key, value)| (key.into_owned(), value.into_owned()))
             .filter(|(_, value)| !value.is_empty());
         QueryParams(pairs.collect())
     }
@@ -82,15 +86,26 @@ pub fn time_window(params: &QueryParams) -> Result<u32, ApiError> {
     )
 }
 
-/// A free-text parameter, at most [`MAX_TEXT_CHARS`] characters.
+/// A free-text parameter, at most [`MAX_TEXT_CHARS`] characters as sent and without NUL (no
+/// stored text has one: PostgreSQL refuses it); surrounding whitespace is then dropped, and only
+/// whitespace counts as absent.
 pub fn text(params: &QueryParams, name: &'static str) -> Result<Option<String>, ApiError> {
     match params.get(name) {
         None => Ok(None),
         Some(value) if value.chars().count() > MAX_TEXT_CHARS => Err(ApiError::invalid(
             name,
-            format!("{name} must be at most {MAX_TEXT_CHARS} characters"),
+            format!(
+                "{name} must be at most {MAX_TEXT_CHARS} characters, got {}",
+                value.chars().count()
+            ),
         )),
-        Some(value) => Ok(Some(value.to_owned())),
+        Some(value) if value.contains('\0') => Err(ApiError::invalid(
+            name,
+            format!("{name} must not contain a NUL character (U+0000)"),
+        )),
+        Some(value) => Ok(Some(value.trim())
+            .filter(|value| !value.is_empty())
+            .map(str::to_owned)),
     }
 }
 
@@ -118,6 +133,54 @@ pub enum Bound {
     End,
 }
 
+/// A plain `YYYY-MM-DD` date (RFC 3339 `full-date`): four, two and two ASCII digits naming a real
+/// day. Stricter than chrono's `%Y-%m-%d`, which also takes `2026-1-1`.
+fn full_date(value: &str) -> Option<NaiveDate> {
+    let bytes = value.as_bytes();
+    let digits = |range: std::ops::Range<usize>| {
+        bytes[range].iter().try_fold(0u32, |n, b| {
+            b.is_ascii_digit().then(|| n * 10 + u32::from(b - b'0'))
+        })
+    };
+    if bytes.len() != 10 || bytes[4] != b'-' || bytes[7] != b'-' {
+        return None;
+    }
+    let year = i32::try_from(digits(0..4)?).ok()?;
+    NaiveDate::from_ymd_opt(year, digits(5..7)?, digits(8..10)?)
+}
+
+/// An RFC 3339 `date-time`, exactly as JSON Schema's `format: date-time` takes it: `T` (or `t`)
+/// between date and time, `Z`, `z` or a `+HH:MM`/`-HH:MM` offset, and a leap second (`:60`)
+/// only at 23:59 UTC. chrono alone would also take a space separator, a Unicode minus sign in
+/// the offset and a leap second in any minute.
+fn date_time(value: &str) -> Option<DateTime<Utc>> {
+    let bytes = value.as_bytes();
+    if !value.is_ascii() || !matches!(bytes.get(10), Some(b'T' | b't')) {
+        return None;
+    }
+    let time = DateTime::parse_from_rfc3339(value)
+        .ok()?
+        .with_timezone(&Utc);
+    let leap_second = bytes.get(17..19) == Some(b"60".as_slice());
+    if leap_second && (time.hour(), time.minute()) != (23, 59) {
+        return None;
+    }
+    Some(time)
+}
+
+/// A date or a time parameter as sent: the time it names, and whether it was a plain date.
+fn date_or_time(value: &str) -> Option<(DateTime<Utc>, bool)> {
+    if let Some(day) = full_date(value) {
+        return Some((day.and_time(chrono::NaiveTime::MIN).and_utc(), true));
+    }
+    if let Some(time) = date_time(value) {
+        return Some((time, false));
+    }
+    // An unencoded `+02:00` offset arrives as ` 02:00` (a `+` in a query string is a space).
+    let (time, offset) = value.rsplit_once(' ')?;
+    date_time(&format!("{time}+{offset}")).map(|time| (time, false))
+}
+
 /// An RFC 3339 time, or a `YYYY-MM-DD` date (UTC midnight; the next midnight as an end).
 pub fn date(
     params: &QueryParams,
@@ -133,21 +196,14 @@ pub fn date(
             format!("{name} must be an RFC 3339 time or a YYYY-MM-DD date, got {value:?}"),
         )
     };
-    if let Ok(time) = DateTime::parse_from_rfc3339(value) {
-        return Ok(Some(time.with_timezone(&Utc)));
+    let (time, is_day) = date_or_time(value).ok_or_else(invalid)?;
+    if is_day && bound == Bound::End {
+        return time
+            .checked_add_days(chrono::Days::new(1))
+            .map(Some)
+            .ok_or_else(invalid);
     }
-    // An unencoded `+02:00` offset arrives as ` 02:00` (a `+` in a query string is a space).
-    if let Some((time, offset)) = value.rsplit_once(' ')
-        && let Ok(time) = DateTime::parse_from_rfc3339(&format!("{time}+{offset}"))
-    {
-        return Ok(Some(time.with_timezone(&Utc)));
-    }
-    let day = NaiveDate::parse_from_str(value, "%Y-%m-%d").map_err(|_| invalid())?;
-    let day = match bound {
-        Bound::Start => day,
-        Bound::End => day.succ_opt().ok_or_else(invalid)?,
-    };
-    Ok(Some(day.and_time(chrono::NaiveTime::MIN).and_utc()))
+    Ok(Some(time))
 }
 
 /// The history query of a request.
@@ -164,7 +220,7 @@ pub fn history(params: &QueryParams) -> Result<HistoryQuery, ApiError> {
     // A plain end date stands for its whole day: a start on the next midnight is after it.
     let end_is_a_day = params
         .get("end_date")
-        .is_some_and(|value| NaiveDate::parse_from_str(value, "%Y-%m-%d").is_ok());
+        .is_some_and(|value| full_date(value).is_some());
     if let (Some(start), Some(end)) = (query.start, query.end)
         && (start > end || (end_is_a_day && start >= end))
     {
@@ -239,7 +295,11 @@ mod tests {
             ("time_window=1", Ok(1)),
             ("time_window=48", Ok(48)),
             ("time_window=720", Ok(720)),
-            ("time_window=+5", Ok(5)),
+            ("time_window=%2B5", Ok(5)),
+            ("time_window=007", Ok(7)),
+            // Taken as sent: a raw `+` is a space, and spaces are not trimmed from numbers.
+            ("time_window=+5", Err("must be an integer, got \" 5\"")),
+            ("time_window=5%20", Err("must be an integer, got \"5 \"")),
             ("time_window=0", Err("between 1 and 720, got 0")),
             ("time_window=721", Err("between 1 and 720, got 721")),
             ("time_window=-3", Err("between 1 and 720, got -3")),
@@ -302,6 +362,40 @@ mod tests {
             ),
             ("d=28/11/2026", Bound::Start, Err(())),
             ("d=2026-11-28T10:30:00", Bound::Start, Err(())),
+            // Exactly `format: date` or `format: date-time`, nothing chrono would also take.
+            ("d=2026-1-1", Bound::Start, Err(())),
+            ("d=%202026-11-28", Bound::Start, Err(())),
+            ("d=2026-11-28%20", Bound::Start, Err(())),
+            ("d=%2B2026-11-28", Bound::Start, Err(())),
+            ("d=2026-11-28%2010:30:00Z", Bound::Start, Err(())),
+            ("d=2026-11-28T10:30:00%E2%88%9202:00", Bound::Start, Err(())),
+            ("d=2026-11-28T10:30:00%2B0200", Bound::Start, Err(())),
+            ("d=2026-11-28T10:30:00%2B24:00", Bound::Start, Err(())),
+            ("d=2026-11-28T10:30:00.Z", Bound::Start, Err(())),
+            ("d=2026-11-28T10:30:60Z", Bound::Start, Err(())),
+            ("d=2026-11-28T23:59:60%2B01:00", Bound::Start, Err(())),
+            (
+                "d=2026-11-28t10:30:00.5z",
+                Bound::Start,
+                Ok(Some(
+                    utc(2026, 11, 28, 10, 30, 0) + TimeDelta::milliseconds(500),
+                )),
+            ),
+            (
+                "d=2026-12-31T22:59:60-01:00",
+                Bound::Start,
+                Ok(utc(2026, 12, 31, 23, 59, 59).with_nanosecond(1_000_000_000)),
+            ),
+            (
+                "d=9999-12-31",
+                Bound::End,
+                Ok(Some(utc(10000, 1, 1, 0, 0, 0))),
+            ),
+            (
+                "d=0000-01-01T00:00:00%2B23:59",
+                Bound::Start,
+                Ok(Some(utc(-1, 12, 31, 0, 1, 0))),
+            ),
         ];
         for (raw, bound, expected) in cases {
             let got = date(&parsed(raw), "d", *bound);
@@ -381,6 +475,21 @@ mod tests {
         }
         let long = format!("q={}", "x".repeat(MAX_TEXT_CHARS + 1));
         assert_eq!(refused(history(&parsed(&long))).0, "q");
+        // The length is the value's as sent, before trimming.
+        let padded = format!("q={}+", "x".repeat(MAX_TEXT_CHARS));
+        assert_eq!(refused(history(&parsed(&padded))).0, "q");
+        for raw in ["task_name=a%00b", "q=%00"] {
+            let (parameter, message) = refused(history(&parsed(raw)));
+            assert!(raw.starts_with(parameter), "{raw}");
+            assert!(message.contains("NUL"), "{message}");
+        }
+        let trimmed = history(&parsed("task_name=+score_message+&q=%20%09")).expect("valid");
+        assert_eq!(trimmed.task_name.as_deref(), Some("score_message"));
+        assert_eq!(trimmed.text, None);
+        // Status, page and size are taken as sent.
+        for raw in ["status=failed+", "page=%201", "page_size=10%20"] {
+            assert!(history(&parsed(raw)).is_err(), "{raw}");
+        }
     }
 
     #[test]

@@ -25,20 +25,33 @@ const MAX_CLIENT_MESSAGE_BYTES: usize = 64 * 1024;
 const MAX_FRAMES_PER_FLUSH: usize = 256;
 
 /// The live feed of status changes.
+///
+/// The handshake headers are what axum's `WebSocketUpgrade` checks, exactly: a request without
+/// them is answered 400 with the API's error body, naming the header.
 #[utoipa::path(
     get,
     path = "/api/v1/monitoring/ws",
     tag = "monitoring",
     description = "WebSocket. The server sends `ServerMessage` text frames; the client may send \
                    `ClientMessage` frames (a filter). When a token is configured, pass it as \
-                   `Authorization: Bearer` or as the `token` query parameter.",
-    params(("token" = Option<String>, Query, description = "The API token, for browsers")),
+                   `Authorization: Bearer` or, from a browser, as the `token` query parameter \
+                   (`query_token`).",
+    params(
+        ("Connection" = String, Header, pattern = "[Uu][Pp][Gg][Rr][Aa][Dd][Ee]",
+         description = "Contains `upgrade` (any case)"),
+        ("Upgrade" = String, Header, pattern = "^[Ww][Ee][Bb][Ss][Oo][Cc][Kk][Ee][Tt]$",
+         description = "`websocket` (any case)"),
+        ("Sec-WebSocket-Version" = String, Header, pattern = "^13$", description = "`13`"),
+        ("Sec-WebSocket-Key" = String, Header,
+         description = "The client's nonce (RFC 6455), echoed hashed in `Sec-WebSocket-Accept`"),
+    ),
     responses(
         (status = 101, description = "Switching to the WebSocket protocol"),
-        (status = 400, description = "Not a WebSocket upgrade", body = crate::error::ErrorBody),
+        (status = 400, description = "Not a WebSocket upgrade: a handshake header is missing or wrong",
+         body = crate::error::ErrorBody),
         (status = 401, description = "Token missing or wrong", body = crate::error::ErrorBody),
     ),
-    security((), ("bearer" = []))
+    security((), ("bearer" = []), ("query_token" = []))
 )]
 pub async fn websocket(
     State(state): State<AppState>,

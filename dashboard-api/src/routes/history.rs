@@ -10,7 +10,7 @@ use crate::error::ApiError;
 use crate::params::{self, QueryParams};
 use crate::read_cache::{JsonBody, ReadKey};
 use crate::state::AppState;
-use crate::wire::{RunSource, RunStatus};
+use crate::wire::{DateOrTime, RunSource, RunStatus};
 
 /// One page of runs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -81,15 +81,18 @@ impl From<StoredRun> for HistoryItem {
     path = "/api/v1/monitoring/history",
     tag = "monitoring",
     params(
-        ("task_name" = Option<String>, Query, description = "Only this task type"),
+        ("task_name" = Option<String>, Query, max_length = 500, pattern = "^[^\\x00]*$",
+         description = "Only this task type (no NUL; surrounding whitespace ignored)"),
         ("status" = Option<RunStatus>, Query, description = "Only runs in this status"),
-        ("start_date" = Option<String>, Query,
-         description = "Created at or after: RFC 3339 time or YYYY-MM-DD (midnight UTC)"),
-        ("end_date" = Option<String>, Query,
-         description = "Created before: RFC 3339 time, or YYYY-MM-DD meaning that whole day"),
-        ("q" = Option<String>, Query,
-         description = "Free text: a task id (exact or prefix), or part of an error message or of the params' JSON text (case-insensitive)"),
-        ("page" = Option<u32>, Query, minimum = 1, description = "From 1; default 1"),
+        ("start_date" = Option<DateOrTime>, Query,
+         description = "Created at or after: an RFC 3339 time, or YYYY-MM-DD (from its midnight UTC)"),
+        ("end_date" = Option<DateOrTime>, Query,
+         description = "Created before: an RFC 3339 time, or YYYY-MM-DD meaning that whole day. \
+                        Not before start_date (400)"),
+        ("q" = Option<String>, Query, max_length = 500, pattern = "^[^\\x00]*$",
+         description = "Free text: a task id (exact or prefix), or part of an error message or of the params' JSON text (case-insensitive; no NUL; surrounding whitespace ignored)"),
+        ("page" = Option<u32>, Query, minimum = 1, maximum = 2147483647,
+         description = "From 1; default 1"),
         ("page_size" = Option<u32>, Query, minimum = 1, maximum = 200,
          description = "1 to 200; default 50"),
     ),

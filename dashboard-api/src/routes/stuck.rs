@@ -86,7 +86,8 @@ impl From<StuckRun> for StuckItem {
     path = "/api/v1/monitoring/stuck",
     tag = "monitoring",
     params(
-        ("task_name" = Option<String>, Query, max_length = 500, description = "Only this task type"),
+        ("task_name" = Option<String>, Query, max_length = 500, pattern = "^[^\\x00]*$",
+         description = "Only this task type (no NUL; surrounding whitespace ignored)"),
     ),
     responses(
         (status = 200, description = "Stuck runs", body = StuckResponse),

@@ -82,7 +82,8 @@ impl From<TimeseriesPoint> for TimeseriesPointItem {
     params(
         ("time_window" = Option<u32>, Query, minimum = 1, maximum = 720,
          description = "Window in hours, 1 to 720; default 24"),
-        ("task_name" = Option<String>, Query, description = "Only this task type"),
+        ("task_name" = Option<String>, Query, max_length = 500, pattern = "^[^\\x00]*$",
+         description = "Only this task type (no NUL; surrounding whitespace ignored)"),
     ),
     responses(
         (status = 200, description = "Chart points", body = TimeseriesResponse),

@@ -212,7 +212,13 @@ pub(super) async fn maintain(
         });
     }
     let result = maintain_locked(&mut conn, policy).await;
-    // Closing the detached session releases the lock even if unlocking fails.
+    // Unlocked before closing: the server ends a closed session after `close` returns, so a
+    // maintenance right after this one (another replica, or this process again) would find the
+    // lock still held and skip. Closing the detached session releases it if unlocking fails.
+    let _ = sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(MAINTENANCE_LOCK)
+        .execute(&mut conn)
+        .await;
     let _ = conn.close().await;
     result
 }

@@ -123,7 +123,7 @@ export interface paths {
         };
         /**
          * The live feed of status changes.
-         * @description WebSocket. The server sends `ServerMessage` text frames; the client may send `ClientMessage` frames (a filter). When a token is configured, pass it as `Authorization: Bearer` or as the `token` query parameter.
+         * @description WebSocket. The server sends `ServerMessage` text frames; the client may send `ClientMessage` frames (a filter). When a token is configured, pass it as `Authorization: Bearer` or, from a browser, as the `token` query parameter (`query_token`).
          */
         get: operations["websocket"];
         put?: never;
@@ -167,6 +167,8 @@ export interface components {
             /** @enum {string} */
             type: "subscribe";
         };
+        /** @description An RFC 3339 date (YYYY-MM-DD) or date-time */
+        DateOrTime: string;
         /** @description An error answer. */
         ErrorBody: {
             /**
@@ -491,15 +493,15 @@ export interface operations {
     history: {
         parameters: {
             query?: {
-                /** @description Only this task type */
+                /** @description Only this task type (no NUL; surrounding whitespace ignored) */
                 task_name?: string;
                 /** @description Only runs in this status */
                 status?: components["schemas"]["RunStatus"];
-                /** @description Created at or after: RFC 3339 time or YYYY-MM-DD (midnight UTC) */
-                start_date?: string;
-                /** @description Created before: RFC 3339 time, or YYYY-MM-DD meaning that whole day */
-                end_date?: string;
-                /** @description Free text: a task id (exact or prefix), or part of an error message or of the params' JSON text (case-insensitive) */
+                /** @description Created at or after: an RFC 3339 time, or YYYY-MM-DD (from its midnight UTC) */
+                start_date?: components["schemas"]["DateOrTime"];
+                /** @description Created before: an RFC 3339 time, or YYYY-MM-DD meaning that whole day. Not before start_date (400) */
+                end_date?: components["schemas"]["DateOrTime"];
+                /** @description Free text: a task id (exact or prefix), or part of an error message or of the params' JSON text (case-insensitive; no NUL; surrounding whitespace ignored) */
                 q?: string;
                 /** @description From 1; default 1 */
                 page?: number;
@@ -603,7 +605,7 @@ export interface operations {
     stuck: {
         parameters: {
             query?: {
-                /** @description Only this task type */
+                /** @description Only this task type (no NUL; surrounding whitespace ignored) */
                 task_name?: string;
             };
             header?: never;
@@ -752,7 +754,7 @@ export interface operations {
             query?: {
                 /** @description Window in hours, 1 to 720; default 24 */
                 time_window?: number;
-                /** @description Only this task type */
+                /** @description Only this task type (no NUL; surrounding whitespace ignored) */
                 task_name?: string;
             };
             header?: never;
@@ -801,11 +803,17 @@ export interface operations {
     };
     websocket: {
         parameters: {
-            query?: {
-                /** @description The API token, for browsers */
-                token?: string;
+            query?: never;
+            header: {
+                /** @description Contains `upgrade` (any case) */
+                Connection: string;
+                /** @description `websocket` (any case) */
+                Upgrade: string;
+                /** @description `13` */
+                "Sec-WebSocket-Version": string;
+                /** @description The client's nonce (RFC 6455), echoed hashed in `Sec-WebSocket-Accept` */
+                "Sec-WebSocket-Key": string;
             };
-            header?: never;
             path?: never;
             cookie?: never;
         };
@@ -818,7 +826,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Not a WebSocket upgrade */
+            /** @description Not a WebSocket upgrade: a handshake header is missing or wrong */
             400: {
                 headers: {
                     [name: string]: unknown;
