@@ -65,6 +65,38 @@ pub fn cap_text_end(text: String, max: usize) -> String {
 
 /// Params larger than [`MAX_TEXT_BYTES`] once serialized become an object that says so and keeps
 /// a readable preview, so the stored value is still valid JSON.
+/// What a NUL character becomes: PostgreSQL stores no NUL in text or JSON, and refusing the run
+/// for a stray byte from user code would lose it.
+pub const NUL_REPLACEMENT: char = '\u{fffd}';
+
+/// `text` with every NUL replaced by [`NUL_REPLACEMENT`]; untouched (no copy) when it has none.
+pub fn without_nul(text: String) -> String {
+    if text.contains('\0') {
+        text.replace('\0', "\u{fffd}")
+    } else {
+        text
+    }
+}
+
+/// `params` with every NUL replaced in its strings and keys, at any depth.
+pub fn params_without_nul(params: Value) -> Value {
+    match params {
+        Value::String(text) => Value::String(without_nul(text)),
+        Value::Array(items) => Value::Array(items.into_iter().map(params_without_nul).collect()),
+        Value::Object(map) if map.keys().any(|key| key.contains('\0')) => Value::Object(
+            map.into_iter()
+                .map(|(key, value)| (without_nul(key), params_without_nul(value)))
+                .collect(),
+        ),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(key, value)| (key, params_without_nul(value)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
 pub fn cap_params(params: Value) -> Value {
     let serialized = params.to_string();
     if serialized.len() <= MAX_TEXT_BYTES {

@@ -7,7 +7,10 @@ use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::limits::{MAX_NAME_BYTES, MAX_TEXT_BYTES, cap_params, cap_text, cap_text_end};
+use crate::limits::{
+    MAX_NAME_BYTES, MAX_TEXT_BYTES, cap_params, cap_text, cap_text_end, params_without_nul,
+    without_nul,
+};
 use crate::status::{SourceSystem, TaskStatus};
 
 /// What identifies one run: retries that reuse a task id are separate attempts, and task ids are
@@ -272,20 +275,20 @@ impl RunState {
 
     /// Applies the size caps and the store's timestamp precision. Idempotent.
     pub fn normalized(self) -> RunState {
-        let name = |s: String| cap_text(s, MAX_NAME_BYTES);
-        let text = |s: String| cap_text(s, MAX_TEXT_BYTES);
+        let name = |s: String| cap_text(without_nul(s), MAX_NAME_BYTES);
+        let text = |s: String| cap_text(without_nul(s), MAX_TEXT_BYTES);
         RunState {
             task_id: name(self.task_id),
             task_name: name(self.task_name),
             enqueued_at: self.enqueued_at.map(to_micros),
             started_at: self.started_at.map(to_micros),
             completed_at: self.completed_at.map(to_micros),
-            params: self.params.map(cap_params),
+            params: self.params.map(|p| cap_params(params_without_nul(p))),
             error_message: self.error_message.map(text),
             error_type: self.error_type.map(name),
             error_traceback: self
                 .error_traceback
-                .map(|s| cap_text_end(s, MAX_TEXT_BYTES)),
+                .map(|s| cap_text_end(without_nul(s), MAX_TEXT_BYTES)),
             queue: self.queue.map(name),
             service_name: self.service_name.map(name),
             worker_host: self.worker_host.map(name),
@@ -295,7 +298,8 @@ impl RunState {
 }
 
 impl TaskRunEvent {
-    /// Caps sizes, truncates timestamps to the store's precision, then checks the rules.
+    /// Replaces NULs, caps sizes, truncates timestamps to the store's precision, then checks
+    /// the rules.
     pub fn prepare(self) -> Result<TaskRunEvent, RuleViolation> {
         let run = self.run.normalized();
         run.validate()?;
