@@ -23,6 +23,8 @@ use chrono::{DateTime, Utc};
 use tasklens_model::window::Granularity;
 use tasklens_model::{Fingerprint, RunState, TaskStatus, fingerprint};
 
+use crate::error_groups::{BucketCount, ErrorGroup, ErrorGroupSummary};
+
 /// The granularities of the group rollups: hour for windows up to two days, day beyond.
 pub(crate) const GROUP_GRANULARITIES: [Granularity; 2] = [Granularity::Hour, Granularity::Day];
 
@@ -148,10 +150,53 @@ impl GroupChanges {
             .filter(|(_, n)| **n != 0)
             .map(|((group, granularity, bucket), n)| (group, *granularity, *bucket, *n))
     }
+}
 
-    pub fn is_empty(&self) -> bool {
-        self.groups.is_empty()
+/// The rollup granularity of a window's buckets: hours up to two days, days beyond.
+pub(crate) fn window_granularity(since: DateTime<Utc>, now: DateTime<Utc>) -> Granularity {
+    if now - since <= chrono::TimeDelta::hours(48) {
+        Granularity::Hour
+    } else {
+        Granularity::Day
     }
+}
+
+/// The groups seen in a window, each with its failures per bucket from `rows` (group id,
+/// bucket, failures, of `granularity`): every bucket from the one holding `since` to the one
+/// holding `now`, oldest first. Groups keep their order; those without failures are dropped
+/// (a group every run left when their fingerprint changed).
+pub(crate) fn summaries(
+    groups: Vec<ErrorGroup>,
+    rows: &[(i64, DateTime<Utc>, i64)],
+    granularity: Granularity,
+    since: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Vec<ErrorGroupSummary> {
+    let first = granularity.floor(since);
+    let last = granularity.floor(now).max(first);
+    let mut per_group: BTreeMap<(i64, DateTime<Utc>), i64> = BTreeMap::new();
+    for (id, bucket, n) in rows {
+        *per_group.entry((*id, *bucket)).or_default() += n;
+    }
+    groups
+        .into_iter()
+        .filter(|group| group.total > 0)
+        .map(|group| {
+            let mut buckets = Vec::new();
+            let mut bucket = first;
+            while bucket <= last {
+                let count = per_group.get(&(group.id, bucket)).copied().unwrap_or(0);
+                buckets.push(BucketCount { bucket, count });
+                bucket += granularity.step();
+            }
+            ErrorGroupSummary {
+                count: buckets.iter().map(|b| b.count).sum(),
+                is_new: group.first_seen >= since,
+                buckets,
+                group,
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -84,7 +84,8 @@ impl Store {
             self.group_of_run.insert(task_id, group.clone());
         }
         for change in plan.changes {
-            self.rows.insert(change.run.state.key().digest(), change.run);
+            self.rows
+                .insert(change.run.state.key().digest(), change.run);
         }
     }
 
@@ -165,7 +166,11 @@ fn a_fingerprint_change_moves_the_count_and_a_duplicate_counts_nothing() {
     let short = group_of(&failed("a", 5, "bad score", None).run).expect("failed");
     assert_eq!(store.totals.get(&short), Some(&1));
     store.write(vec![failed("a", 5, "bad score", None)]);
-    assert_eq!(store.totals.get(&short), Some(&1), "a duplicate adds nothing");
+    assert_eq!(
+        store.totals.get(&short),
+        Some(&1),
+        "a duplicate adds nothing"
+    );
     store.write(vec![failed("a", 6, "bad score", Some(FULL_TRACEBACK))]);
     let full = group_of(&failed("a", 6, "bad score", Some(FULL_TRACEBACK)).run).expect("failed");
     assert_ne!(short, full);
@@ -176,7 +181,10 @@ fn a_fingerprint_change_moves_the_count_and_a_duplicate_counts_nothing() {
         store.rollups.get(&(short, Granularity::Hour, hour)),
         Some(&0)
     );
-    assert_eq!(store.rollups.get(&(full, Granularity::Hour, hour)), Some(&1));
+    assert_eq!(
+        store.rollups.get(&(full, Granularity::Hour, hour)),
+        Some(&1)
+    );
 }
 
 #[test]
