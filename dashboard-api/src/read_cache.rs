@@ -286,6 +286,7 @@ mod tests {
                     .expect("date"),
             ),
             text: Some("timeout".into()),
+            error_group: None,
             page: 2,
             page_size: 50,
         };
@@ -301,6 +302,10 @@ mod tests {
             },
             HistoryQuery {
                 start: None,
+                ..base.clone()
+            },
+            HistoryQuery {
+                error_group: Some(3),
                 ..base.clone()
             },
             HistoryQuery {

@@ -89,6 +89,8 @@ impl From<StoredRun> for HistoryItem {
          description = "Created before: RFC 3339 time, or YYYY-MM-DD meaning that whole day"),
         ("q" = Option<String>, Query,
          description = "Free text: a task id (exact or prefix), or part of an error message or of the params' JSON text (case-insensitive)"),
+        ("error_group" = Option<i64>, Query, minimum = 1,
+         description = "Only the runs of this error group"),
         ("page" = Option<u32>, Query, minimum = 1, description = "From 1; default 1"),
         ("page_size" = Option<u32>, Query, minimum = 1, maximum = 200,
          description = "1 to 200; default 50"),
