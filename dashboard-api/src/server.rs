@@ -137,7 +137,7 @@ fn cors_layer(origins: &[String]) -> Result<Option<CorsLayer>, StartError> {
     Ok(Some(
         CorsLayer::new()
             .allow_origin(allow)
-            .allow_methods([Method::GET, Method::HEAD, Method::OPTIONS])
+            .allow_methods([Method::GET, Method::HEAD, Method::OPTIONS, Method::POST])
             .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
             .max_age(Duration::from_secs(600)),
     ))
