@@ -30,6 +30,9 @@ use crate::{error, live, routes, wire};
         routes::timeseries::timeseries,
         routes::task_names::task_names,
         routes::stuck::stuck,
+        routes::errors::errors,
+        routes::errors::error_group,
+        routes::errors::set_state,
         live::socket::websocket,
     ),
     components(schemas(

@@ -206,6 +206,25 @@ pub fn date(
     Ok(Some(time))
 }
 
+/// `error_group`: a group id, a positive integer.
+fn error_group(params: &QueryParams) -> Result<Option<i64>, ApiError> {
+    params
+        .get("error_group")
+        .map(|value| {
+            value
+                .parse::<i64>()
+                .ok()
+                .filter(|id| *id >= 1)
+                .ok_or_else(|| {
+                    ApiError::invalid(
+                        "error_group",
+                        format!("error_group must be a positive integer, got {value:?}"),
+                    )
+                })
+        })
+        .transpose()
+}
+
 /// The history query of a request.
 pub fn history(params: &QueryParams) -> Result<HistoryQuery, ApiError> {
     let query = HistoryQuery {
@@ -214,6 +233,7 @@ pub fn history(params: &QueryParams) -> Result<HistoryQuery, ApiError> {
         start: date(params, "start_date", Bound::Start)?,
         end: date(params, "end_date", Bound::End)?,
         text: text(params, "q")?,
+        error_group: error_group(params)?,
         page: integer(params, "page", 1, u32::MAX / 2, 1)?,
         page_size: integer(params, "page_size", 1, HistoryQuery::MAX_PAGE_SIZE, 50)?,
     };
@@ -418,7 +438,7 @@ mod tests {
     fn history_queries() {
         let query = history(&parsed(
             "task_name=score_message&status=failed&start_date=2026-11-01&end_date=2026-11-02\
-             &q=rate+limit&page=3&page_size=200&unknown=x",
+             &q=rate+limit&error_group=7&page=3&page_size=200&unknown=x",
         ))
         .expect("valid");
         assert_eq!(
@@ -429,6 +449,7 @@ mod tests {
                 start: Some(utc(2026, 11, 1, 0, 0, 0)),
                 end: Some(utc(2026, 11, 3, 0, 0, 0)),
                 text: Some("rate limit".into()),
+                error_group: Some(7),
                 page: 3,
                 page_size: 200,
             }

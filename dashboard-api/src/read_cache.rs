@@ -76,6 +76,7 @@ pub enum ReadKey {
         start: Option<DateTime<Utc>>,
         end: Option<DateTime<Utc>>,
         text: Option<String>,
+        error_group: Option<i64>,
         page: u32,
         page_size: u32,
     },
@@ -97,6 +98,7 @@ impl ReadKey {
             start,
             end,
             text,
+            error_group,
             page,
             page_size,
         } = query;
@@ -106,6 +108,7 @@ impl ReadKey {
             start: *start,
             end: *end,
             text: text.clone(),
+            error_group: *error_group,
             page: *page,
             page_size: *page_size,
         }
@@ -283,6 +286,7 @@ mod tests {
                     .expect("date"),
             ),
             text: Some("timeout".into()),
+            error_group: None,
             page: 2,
             page_size: 50,
         };
@@ -298,6 +302,10 @@ mod tests {
             },
             HistoryQuery {
                 start: None,
+                ..base.clone()
+            },
+            HistoryQuery {
+                error_group: Some(3),
                 ..base.clone()
             },
             HistoryQuery {

@@ -11,7 +11,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get};
+use axum::routing::{any, get, post};
 use tasklens_service::{RunningServer, bind, stopped};
 use tasklens_store::TaskStore;
 use tokio::sync::{mpsc, watch};
@@ -137,7 +137,7 @@ fn cors_layer(origins: &[String]) -> Result<Option<CorsLayer>, StartError> {
     Ok(Some(
         CorsLayer::new()
             .allow_origin(allow)
-            .allow_methods([Method::GET, Method::HEAD, Method::OPTIONS])
+            .allow_methods([Method::GET, Method::HEAD, Method::OPTIONS, Method::POST])
             .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
             .max_age(Duration::from_secs(600)),
     ))
@@ -151,6 +151,15 @@ fn router(state: AppState, config: &ApiConfig, cors: Option<CorsLayer>) -> Route
         .route("/api/v1/monitoring/history", get(routes::history::history))
         .route("/api/v1/monitoring/tasks/{id}", get(routes::tasks::task))
         .route("/api/v1/monitoring/stuck", get(routes::stuck::stuck))
+        .route("/api/v1/monitoring/errors", get(routes::errors::errors))
+        .route(
+            "/api/v1/monitoring/errors/{id}",
+            get(routes::errors::error_group),
+        )
+        .route(
+            "/api/v1/monitoring/errors/{id}/state",
+            post(routes::errors::set_state),
+        )
         .route(
             "/api/v1/monitoring/timeseries",
             get(routes::timeseries::timeseries),

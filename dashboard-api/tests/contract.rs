@@ -108,6 +108,20 @@ fn every_optional_query_parameter_may_be_empty() {
     }
 }
 
+/// Every operation of the document: path, method and the operation object.
+fn operations(doc: &Value) -> Vec<(&str, &str, &Value)> {
+    let mut all = Vec::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for method in ["get", "post", "put", "patch", "delete"] {
+            if let Some(op) = item.get(method) {
+                all.push((path.as_str(), method, op));
+            }
+        }
+    }
+    assert!(all.len() > 5, "the walk found the operations");
+    all
+}
+
 #[test]
 fn every_error_an_endpoint_can_give_is_documented() {
     let doc = document();
@@ -129,13 +143,13 @@ fn every_error_an_endpoint_can_give_is_documented() {
     assert_eq!(statuses(TASK_NAMES), ["200", "401", "503"]);
     // The WebSocket touches no database before the upgrade.
     assert_eq!(statuses(WS), ["101", "400", "401"]);
-    for (path, item) in doc["paths"].as_object().expect("paths") {
-        for (status, response) in item["get"]["responses"].as_object().expect("responses") {
+    for (path, method, op) in operations(&doc) {
+        for (status, response) in op["responses"].as_object().expect("responses") {
             if status.starts_with('4') || status.starts_with('5') {
                 assert_eq!(
                     response["content"]["application/json"]["schema"]["$ref"],
                     "#/components/schemas/ErrorBody",
-                    "{path} {status}"
+                    "{method} {path} {status}"
                 );
             }
         }
@@ -165,17 +179,17 @@ fn with_a_token_configured_every_path_requires_it() {
     let default = document();
     let with_token =
         serde_json::to_value(tasklens_dashboard_api::openapi::document_with_token()).expect("json");
-    for (path, item) in default["paths"].as_object().expect("paths") {
-        let security = |doc: &Value| doc["paths"][path]["get"]["security"].clone();
+    for (path, method, op) in operations(&default) {
+        let security = |doc: &Value| doc["paths"][path][method]["security"].clone();
         let mut expected = security(&default);
         let alternatives = expected.as_array_mut().expect("security");
-        assert_eq!(alternatives[0], serde_json::json!({}), "{path}");
+        assert_eq!(alternatives[0], serde_json::json!({}), "{method} {path}");
         alternatives.remove(0);
-        assert!(!alternatives.is_empty(), "{path}");
-        assert_eq!(security(&with_token), expected, "{path}");
+        assert!(!alternatives.is_empty(), "{method} {path}");
+        assert_eq!(security(&with_token), expected, "{method} {path}");
         assert_eq!(
-            with_token["paths"][path]["get"]["responses"], item["get"]["responses"],
-            "{path}"
+            with_token["paths"][path][method]["responses"], op["responses"],
+            "{method} {path}"
         );
     }
     assert_eq!(

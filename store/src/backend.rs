@@ -10,13 +10,15 @@ use tasklens_model::{StuckThresholds, TaskRunEvent, WindowPiece};
 
 use crate::core::batch::{Incoming, merge_incoming};
 use crate::core::figures::{self, FiguresByTask};
+use crate::core::groups;
 use crate::core::stuck::{self, StuckRun};
 use crate::error::StoreError;
+use crate::error_groups::{ErrorGroup, ErrorGroupDetail, ErrorGroupState, ErrorGroupSummary};
 use crate::live::LiveSubscription;
 use crate::maintenance::{MaintenanceReport, RetentionPolicy};
 use crate::query::{HistoryPage, HistoryQuery, TaskMetrics, TimeseriesPoint, TimeseriesQuery};
 use crate::runs::{RunChange, RunDetail, StoredRun, WriteOutcome};
-use crate::sql::{Dialect, reads};
+use crate::sql::{Dialect, groups as group_sql, reads};
 use crate::task_store::{IN_FLIGHT_SCAN, TaskStore};
 
 /// One database: its pool and dialect, for the reads written once in `sql/reads.rs`, and what
@@ -40,7 +42,17 @@ pub(crate) trait Backend: Send + Sync {
     async fn subscribe(&self) -> Result<LiveSubscription, StoreError>;
 
     async fn fold_search_backlog(&self) -> Result<u64, StoreError>;
+
+    /// Sets an error group's state (a write: SQLite takes its writer lock).
+    async fn set_group_state(
+        &self,
+        id: i64,
+        state: ErrorGroupState,
+    ) -> Result<Option<ErrorGroup>, StoreError>;
 }
+
+/// How many of a group's latest runs its detail shows.
+const GROUP_LATEST_RUNS: i64 = 10;
 
 /// Sums, per task type, the figures of the runs created in `pieces`: rollup rows for the
 /// bucket pieces, raw rows for the rest.
@@ -87,6 +99,11 @@ impl<B: Backend> TaskStore for B {
             return self.text_history(query).await;
         }
         let items = reads::history_rows::<B::Dialect>(self.pool(), query).await?;
+        if query.error_group.is_some() {
+            // One group's runs: counted through the group index (its rollups know no status).
+            let count = group_sql::history_count::<B::Dialect>(self.pool(), query).await?;
+            return Ok(HistoryPage::of(query, items, (count, true)));
+        }
         // Counted from rollups, plus raw rows at the edges of the range: exact.
         let pieces = split(query.start.unwrap_or(DateTime::UNIX_EPOCH), query.end);
         let sum =
@@ -141,6 +158,42 @@ impl<B: Backend> TaskStore for B {
             reads::timeseries_rows::<B::Dialect>(self.pool(), &range, query.task_name.as_deref())
                 .await?;
         Ok(figures::timeseries_points(rows))
+    }
+
+    async fn error_groups(
+        &self,
+        since: DateTime<Utc>,
+        task_name: Option<&str>,
+    ) -> Result<Vec<ErrorGroupSummary>, StoreError> {
+        let now = Utc::now();
+        let found = group_sql::groups_since::<B::Dialect>(self.pool(), since, task_name).await?;
+        let granularity = groups::window_granularity(since, now);
+        let ids: Vec<i64> = found.iter().map(|g| g.id).collect();
+        let rows = group_sql::group_rollups::<B::Dialect>(
+            self.pool(),
+            &ids,
+            granularity,
+            granularity.floor(since),
+        )
+        .await?;
+        Ok(groups::summaries(found, &rows, granularity, since, now))
+    }
+
+    async fn error_group(&self, id: i64) -> Result<Option<ErrorGroupDetail>, StoreError> {
+        let Some(group) = group_sql::group_by_id::<B::Dialect>(self.pool(), id).await? else {
+            return Ok(None);
+        };
+        let latest_runs =
+            group_sql::group_runs::<B::Dialect>(self.pool(), id, GROUP_LATEST_RUNS).await?;
+        Ok(Some(ErrorGroupDetail { group, latest_runs }))
+    }
+
+    async fn set_error_group_state(
+        &self,
+        id: i64,
+        state: ErrorGroupState,
+    ) -> Result<Option<ErrorGroup>, StoreError> {
+        self.set_group_state(id, state).await
     }
 
     async fn task_names(&self) -> Result<Vec<String>, StoreError> {

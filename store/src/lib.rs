@@ -11,6 +11,7 @@
 mod backend;
 mod core;
 mod error;
+mod error_groups;
 pub mod live;
 mod maintenance;
 mod postgres;
@@ -23,6 +24,10 @@ mod task_store;
 pub use crate::core::figures;
 pub use crate::core::stuck::StuckRun;
 pub use error::StoreError;
+pub use error_groups::{
+    BucketCount, ErrorGroup, ErrorGroupDetail, ErrorGroupState, ErrorGroupSummary,
+    UnknownGroupState,
+};
 pub use live::{LiveEvent, LiveSubscription, LiveUpdate, LocalLiveHub};
 pub use maintenance::{MaintenanceReport, RetentionPolicy, StorageStats};
 pub use postgres::{PgStore, PgStoreOptions, redact_url};

@@ -41,6 +41,8 @@ pub struct HistoryQuery {
     pub end: Option<DateTime<Utc>>,
     /// Free text: a task id (exact or prefix) or a part of an error message, case-insensitive.
     pub text: Option<String>,
+    /// Only the runs of this error group.
+    pub error_group: Option<i64>,
     /// From 1.
     pub page: u32,
     pub page_size: u32,
@@ -54,6 +56,7 @@ impl Default for HistoryQuery {
             start: None,
             end: None,
             text: None,
+            error_group: None,
             page: 1,
             page_size: 50,
         }

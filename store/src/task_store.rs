@@ -6,6 +6,7 @@ use tasklens_model::{StuckThresholds, TaskRunEvent};
 
 use crate::core::stuck::StuckRun;
 use crate::error::StoreError;
+use crate::error_groups::{ErrorGroup, ErrorGroupDetail, ErrorGroupState, ErrorGroupSummary};
 use crate::live::LiveSubscription;
 use crate::maintenance::{MaintenanceReport, RetentionPolicy};
 use crate::query::{HistoryPage, HistoryQuery, TaskMetrics, TimeseriesPoint, TimeseriesQuery};
@@ -54,6 +55,25 @@ pub trait TaskStore: Send + Sync {
     -> Result<Vec<TimeseriesPoint>, StoreError>;
 
     /// The task types that have runs in the store.
+    /// The error groups seen since `since` (optionally of one task type), most recently seen
+    /// first, each with its failures in the window per bucket (hours for windows up to 48 h,
+    /// days beyond), read from the group rollups.
+    async fn error_groups(
+        &self,
+        since: DateTime<Utc>,
+        task_name: Option<&str>,
+    ) -> Result<Vec<ErrorGroupSummary>, StoreError>;
+
+    /// One error group with its latest runs, newest first; None for an unknown id.
+    async fn error_group(&self, id: i64) -> Result<Option<ErrorGroupDetail>, StoreError>;
+
+    /// Sets a group's state by hand (clearing its regression mark); None for an unknown id.
+    async fn set_error_group_state(
+        &self,
+        id: i64,
+        state: ErrorGroupState,
+    ) -> Result<Option<ErrorGroup>, StoreError>;
+
     async fn task_names(&self) -> Result<Vec<String>, StoreError>;
 
     /// Creates upcoming partitions and removes data older than the retention period. At most one

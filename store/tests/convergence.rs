@@ -238,6 +238,33 @@ async fn check_case(store: &Store, case: usize, scenario: &Scenario) {
         .map(|p| p.pending + p.running + p.success + p.failed)
         .sum();
     assert_eq!(charted, runs.len() as i64);
+
+    // Error groups (shared by the cases: their messages normalise alike): each failed run of
+    // the store counted once, in its group's total, its group rollups and its row's group.
+    let groups = store
+        .error_groups(start - TimeDelta::days(30), None)
+        .await
+        .expect("error groups");
+    let failed = runs
+        .iter()
+        .filter(|r| r.state.status == TaskStatus::Failed)
+        .count();
+    assert_eq!(
+        groups.iter().map(|g| g.group.total).sum::<i64>(),
+        failed as i64
+    );
+    for summary in &groups {
+        assert_eq!(summary.count, summary.group.total, "{summary:?}");
+        let page = store
+            .history(&HistoryQuery {
+                error_group: Some(summary.group.id),
+                page_size: 1,
+                ..Default::default()
+            })
+            .await
+            .expect("history");
+        assert_eq!(page.total_count, summary.group.total, "{summary:?}");
+    }
 }
 
 /// Runs the cases through proptest's runner: a failing scenario is shrunk to a small one, and

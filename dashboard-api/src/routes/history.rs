@@ -91,6 +91,8 @@ impl From<StoredRun> for HistoryItem {
                         Not before start_date (400)"),
         ("q" = Option<String>, Query, max_length = 500, pattern = "^[^\\x00]*$",
          description = "Free text: a task id (exact or prefix), or part of an error message or of the params' JSON text (case-insensitive; no NUL; surrounding whitespace ignored)"),
+        ("error_group" = Option<i64>, Query, minimum = 1,
+         description = "Only the runs of this error group"),
         ("page" = Option<u32>, Query, minimum = 1, maximum = 2147483647,
          description = "From 1; default 1"),
         ("page_size" = Option<u32>, Query, minimum = 1, maximum = 200,

@@ -1,5 +1,6 @@
 //! The REST endpoints under `/api/v1/monitoring`.
 
+pub mod errors;
 pub mod history;
 pub mod metrics;
 pub mod stuck;

@@ -10,6 +10,7 @@ use tasklens_model::{
 };
 use uuid::Uuid;
 
+use crate::core::groups::GroupChanges;
 use crate::error::StoreError;
 use crate::runs::{RunChange, StoredRun};
 
@@ -25,6 +26,8 @@ pub(crate) struct BatchPlan {
     pub changes: Vec<RunChange>,
     /// What to add to each rollup row, in key order (the order rows are locked in).
     pub rollups: Vec<(RollupKey, RollupFigures)>,
+    /// What to add to the error groups and their rollups, and each changed run's group.
+    pub groups: GroupChanges,
 }
 
 impl BatchPlan {
@@ -65,6 +68,7 @@ pub(crate) fn plan_batch(
 ) -> Result<BatchPlan, StoreError> {
     let mut rollups = RollupChanges::default();
     let mut changes = Vec::new();
+    let mut groups = GroupChanges::default();
     for (digest, (state, first_seen)) in incoming {
         let before = existing.remove(&digest);
         let merged = match &before {
@@ -84,6 +88,12 @@ pub(crate) fn plan_batch(
             before_contribution.as_ref(),
             &Contribution::of(&merged),
         );
+        groups.record(
+            changes.len(),
+            created_at,
+            before.as_ref().map(|b| &b.state),
+            &merged,
+        );
         changes.push(RunChange {
             run: StoredRun {
                 id,
@@ -97,6 +107,7 @@ pub(crate) fn plan_batch(
     Ok(BatchPlan {
         changes,
         rollups: rollups.into_changes(),
+        groups,
     })
 }
 

@@ -5,8 +5,11 @@
 //!   to insert, what to update, what changed, what to add to the rollups);
 //! - [`figures`]: rollup rows and raw rows summed per task type, lanes of one bucket folded, and
 //!   the sums turned into the numbers the dashboard shows;
+//! - [`groups`]: which error group each failed run joins or leaves, and what the batch adds to
+//!   the groups and their rollups;
 //! - [`stuck`]: which unfinished runs are past their task type's threshold.
 
 pub mod batch;
 pub mod figures;
+pub mod groups;
 pub mod stuck;

@@ -2,6 +2,7 @@
 
 mod bulk;
 mod copy;
+mod groups;
 mod live;
 mod maintenance;
 mod rollups;
@@ -226,6 +227,20 @@ impl Backend for PgStore {
 
     async fn fold_search_backlog(&self) -> Result<u64, StoreError> {
         maintenance::fold_search_backlog(&self.pool).await
+    }
+
+    async fn set_group_state(
+        &self,
+        id: i64,
+        state: crate::ErrorGroupState,
+    ) -> Result<Option<crate::ErrorGroup>, StoreError> {
+        crate::sql::groups::set_group_state::<Self::Dialect>(
+            &self.pool,
+            id,
+            state,
+            crate::core::batch::batch_time(),
+        )
+        .await
     }
 }
 

@@ -28,6 +28,7 @@ impl Dialect for Pg {
     const GRANULARITY_CAST: &'static str = "::rollup_granularity";
     const STATUS_CAST: &'static str = "::task_status";
     const SOURCE_CAST: &'static str = "::task_source";
+    const GROUP_STATE_CAST: &'static str = "::error_group_state";
 
     async fn fetch_all(
         pool: &PgPool,

@@ -8,6 +8,7 @@ use sqlx::{PgPool, Postgres, Row, Transaction};
 use uuid::Uuid;
 
 use super::copy::{COPY_RUNS, CopyBuffer, encode_run};
+use super::groups::write_groups;
 use super::live::notify;
 use super::rollups::apply_rollups;
 use super::rows::Pg;
@@ -251,6 +252,7 @@ pub(super) async fn write_runs(
     }
 
     timer.step("read");
+    let now = batch_time();
     // A run whose key survives but whose row expired is written again as new, under its key's
     // id and creation time.
     let plan = plan_batch(
@@ -264,7 +266,7 @@ pub(super) async fn write_runs(
                     StoreError::Corrupt(format!("no identity returned for run key {digest}"))
                 })
         },
-        batch_time(),
+        now,
     )?;
     // New runs go in by binary COPY, changed runs by one UPDATE over arrays.
     let mut inserts = CopyBuffer::new();
@@ -290,6 +292,8 @@ pub(super) async fn write_runs(
     timer.step("update");
     notify(&plan.changes, &mut tx).await?;
     timer.step("notify");
+    write_groups(&plan.changes, &plan.groups, now, &mut tx).await?;
+    timer.step("groups");
     // Last before the commit: the lane's rows stay locked for as short a time as possible.
     apply_rollups(plan.rollups, &mut tx).await?;
     timer.step("rollups");

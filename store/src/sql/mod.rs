@@ -3,6 +3,7 @@
 //! text is searched) is the dialect's; the statement's shape is here.
 
 pub(crate) mod codec;
+pub(crate) mod groups;
 pub(crate) mod reads;
 
 use async_trait::async_trait;
@@ -31,6 +32,7 @@ pub(crate) trait Dialect: Send + Sync + 'static {
     const GRANULARITY_CAST: &'static str;
     const STATUS_CAST: &'static str;
     const SOURCE_CAST: &'static str;
+    const GROUP_STATE_CAST: &'static str;
 
     /// Runs a built statement on the pool.
     async fn fetch_all(
@@ -196,6 +198,10 @@ pub(crate) fn push_history_filters<'a, D: Dialect>(
     if let Some(end) = query.end {
         qb.push(" AND created_at < ");
         D::push_time(qb, end);
+    }
+    if let Some(group) = query.error_group {
+        qb.push(" AND error_group_id = ");
+        D::push_int(qb, group);
     }
     if let Some(text) = query.free_text() {
         D::push_free_text(qb, text);

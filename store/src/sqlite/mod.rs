@@ -3,6 +3,7 @@
 //! differs is the storage: no partitions (retention deletes in batches), one writer at a time,
 //! live events inside the process.
 
+mod groups;
 mod maintenance;
 mod rows;
 mod search;
@@ -149,5 +150,20 @@ impl Backend for SqliteStore {
     /// SQLite's indexes take their entries at once; none wait to be folded.
     async fn fold_search_backlog(&self) -> Result<u64, StoreError> {
         Ok(0)
+    }
+
+    async fn set_group_state(
+        &self,
+        id: i64,
+        state: crate::ErrorGroupState,
+    ) -> Result<Option<crate::ErrorGroup>, StoreError> {
+        let _writing = self.writer.lock().await;
+        crate::sql::groups::set_group_state::<Self::Dialect>(
+            &self.pool,
+            id,
+            state,
+            crate::core::batch::batch_time(),
+        )
+        .await
     }
 }

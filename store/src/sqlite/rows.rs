@@ -28,6 +28,7 @@ impl Dialect for Lite {
     const GRANULARITY_CAST: &'static str = "";
     const STATUS_CAST: &'static str = "";
     const SOURCE_CAST: &'static str = "";
+    const GROUP_STATE_CAST: &'static str = "";
 
     async fn fetch_all(
         pool: &SqlitePool,

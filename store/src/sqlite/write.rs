@@ -8,6 +8,7 @@ use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 use tasklens_model::{RollupFigures, RollupKey, RunKey, SourceSystem};
 use uuid::Uuid;
 
+use super::groups::write_groups;
 use super::rows::{Lite, histogram_text, micros, params_text};
 use crate::core::batch::{Incoming, batch_time, plan_batch};
 use crate::error::StoreError;
@@ -216,13 +217,9 @@ async fn write_in(
     tx: &mut Transaction<'_, Sqlite>,
 ) -> Result<Vec<RunChange>, StoreError> {
     let existing = existing_runs(&incoming, tx).await?;
+    let now = batch_time();
     // A new run's id comes back from its insert; it was first seen when the batch says.
-    let plan = plan_batch(
-        incoming,
-        existing,
-        |_, first_seen| Ok((0, first_seen)),
-        batch_time(),
-    )?;
+    let plan = plan_batch(incoming, existing, |_, first_seen| Ok((0, first_seen)), now)?;
     let inserts = plan
         .inserts()
         .map(run_fields)
@@ -261,6 +258,7 @@ async fn write_in(
             })?;
         }
     }
+    write_groups(&changed, &plan.groups, now, tx).await?;
     apply_rollups(plan.rollups, tx).await?;
     Ok(changed)
 }

@@ -4,6 +4,63 @@
  */
 
 export interface paths {
+    "/api/v1/monitoring/errors": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The error groups seen in the window, most recently seen first, each with its failures in
+         *     the window per bucket (read from the group rollups, not the runs).
+         */
+        get: operations["errors"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/monitoring/errors/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One error group: its representative traceback and its latest runs. */
+        get: operations["error_group"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/monitoring/errors/{id}/state": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Resolves, ignores or reopens a group (a hand-made change clears its regression mark). A
+         *     resolved group reopens by itself, as a regression, when it fails again.
+         */
+        post: operations["set_state"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/monitoring/history": {
         parameters: {
             query?: never;
@@ -155,6 +212,13 @@ export interface components {
             started_at: string | null;
             status: components["schemas"]["RunStatus"];
         };
+        /** @description Failures in one bucket (an hour for windows up to 48 hours, a day beyond). */
+        BucketItem: {
+            /** Format: date-time */
+            bucket: string;
+            /** Format: int64 */
+            count: number;
+        };
         /**
          * @description The size of a chart's buckets.
          * @enum {string}
@@ -184,6 +248,71 @@ export interface components {
         ErrorData: {
             message: string;
         };
+        /** @description One group in a window. */
+        ErrorGroupItem: {
+            /** @description Every bucket of the window, oldest first. */
+            buckets: components["schemas"]["BucketItem"][];
+            /**
+             * Format: int64
+             * @description Failures in the window.
+             */
+            count: number;
+            error_type: string | null;
+            /** Format: date-time */
+            first_seen: string;
+            /** Format: int64 */
+            id: number;
+            /** @description First seen inside the window. */
+            is_new: boolean;
+            /** Format: date-time */
+            last_seen: string;
+            /** @description The newest failure's message. */
+            message: string | null;
+            /** @description Reopened by a new failure after it was resolved. */
+            regression: boolean;
+            state: components["schemas"]["GroupState"];
+            task_name: string;
+            /**
+             * Format: int64
+             * @description Failures ever.
+             */
+            total: number;
+        };
+        /** @description One group, with the newest failure's traceback. */
+        ErrorGroupResponse: {
+            error_type: string | null;
+            /** Format: date-time */
+            first_seen: string;
+            /** Format: int64 */
+            id: number;
+            /** Format: date-time */
+            last_seen: string;
+            /** @description The group's latest runs, newest first (at most 10; runs past retention are gone). */
+            latest_runs: components["schemas"]["HistoryItem"][];
+            message: string | null;
+            regression: boolean;
+            state: components["schemas"]["GroupState"];
+            /** Format: date-time */
+            state_changed_at: string;
+            task_name: string;
+            /** Format: int64 */
+            total: number;
+            /** @description The representative (newest) traceback. */
+            traceback: string | null;
+        };
+        /** @description The groups seen in the window, most recently seen first. */
+        ErrorsResponse: {
+            /** Format: date-time */
+            generated_at: string;
+            groups: components["schemas"]["ErrorGroupItem"][];
+            /** Format: int32 */
+            time_window_hours: number;
+        };
+        /**
+         * @description Where a group stands.
+         * @enum {string}
+         */
+        GroupState: "open" | "resolved" | "ignored";
         /**
          * @description A run as listed in the history: what ran, its status, params, times and error, plus its
          *     identity (task id, attempt, source), queue and queue wait.
@@ -329,6 +458,10 @@ export interface components {
             timestamp: string;
             /** @enum {string} */
             type: "error";
+        };
+        /** @description The body of a state change. */
+        StateChange: {
+            state: components["schemas"]["GroupState"];
         };
         /** @description The run whose status changed. */
         StatusChange: {
@@ -490,6 +623,180 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    errors: {
+        parameters: {
+            query?: {
+                /** @description Hours back from now; default 24 */
+                time_window?: number;
+                /** @description Only this task type */
+                task_name?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Error groups */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorsResponse"];
+                };
+            };
+            /** @description Invalid parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Token missing or wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Database unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    error_group: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The group's id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The group */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorGroupResponse"];
+                };
+            };
+            /** @description The id is not a positive integer */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Token missing or wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such group */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Database unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    set_state: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The group's id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StateChange"];
+            };
+        };
+        responses: {
+            /** @description The group, changed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorGroupResponse"];
+                };
+            };
+            /** @description Bad id or body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Token missing or wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such group */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Database unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     history: {
         parameters: {
             query?: {
@@ -503,6 +810,8 @@ export interface operations {
                 end_date?: components["schemas"]["DateOrTime"];
                 /** @description Free text: a task id (exact or prefix), or part of an error message or of the params' JSON text (case-insensitive; no NUL; surrounding whitespace ignored) */
                 q?: string;
+                /** @description Only the runs of this error group */
+                error_group?: number;
                 /** @description From 1; default 1 */
                 page?: number;
                 /** @description 1 to 200; default 50 */

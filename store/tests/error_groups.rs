@@ -1,0 +1,232 @@
+//! Error groups on both backends: kept in the batch's transaction (each failed run counted once,
+//! whatever the duplication or order of its events), read from the group rollups, resolved,
+//! ignored and reopened.
+
+mod common;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use common::{Backend, Life, Store, on_both_backends, store};
+use tasklens_model::TaskRunEvent;
+use tasklens_store::{ErrorGroupState, ErrorGroupSummary, HistoryQuery};
+
+fn failing(id: &str, task: &str, t0: DateTime<Utc>, message: &str) -> Life {
+    let mut life = Life::new(id, task, t0);
+    life.failure = Some(message.to_owned());
+    life
+}
+
+async fn window(store: &Store, hours: i64) -> Vec<ErrorGroupSummary> {
+    store
+        .error_groups(Utc::now() - TimeDelta::hours(hours), None)
+        .await
+        .expect("error groups")
+}
+
+async fn failed_runs_are_grouped_and_counted_once(backend: Backend) {
+    let now = Utc::now();
+    let store = store(&backend, now).await;
+    let ago = |minutes: i64| now - TimeDelta::minutes(minutes);
+    let lives = [
+        failing("a", "score_message", ago(30), "rate limited"),
+        failing("b", "score_message", ago(20), "rate limited"),
+        failing("c", "score_message", ago(10), "rate limited"),
+        failing("d", "embed_atoms_batch", ago(5), "out of memory"),
+        Life::new("ok", "score_message", ago(3)),
+    ];
+    let events: Vec<TaskRunEvent> = lives.iter().flat_map(Life::all).collect();
+    // The finished events first, in one batch; then everything again, reversed, one by one.
+    let finished: Vec<_> = lives.iter().map(Life::finished).collect();
+    store.write_batch(finished).await.expect("write");
+    for event in events.iter().rev() {
+        store.write_batch(vec![event.clone()]).await.expect("write");
+    }
+    store.write_batch(events).await.expect("write");
+
+    let groups = window(&store, 1).await;
+    let names: Vec<_> = groups
+        .iter()
+        .map(|g| (g.group.task_name.as_str(), g.group.total, g.count))
+        .collect();
+    assert_eq!(
+        names,
+        vec![("embed_atoms_batch", 1, 1), ("score_message", 3, 3)],
+        "most recently seen first, each failed run once"
+    );
+    let score = &groups[1];
+    assert!(score.is_new);
+    assert_eq!(score.group.state, ErrorGroupState::Open);
+    assert_eq!(score.group.message.as_deref(), Some("rate limited"));
+    assert_eq!(
+        score.group.first_seen,
+        lives[0].finished().run.completed_at.expect("done")
+    );
+    assert_eq!(
+        score.group.last_seen,
+        lives[2].finished().run.completed_at.expect("done")
+    );
+    // Hourly buckets over the window, oldest first, summing to the count.
+    assert!(
+        (2..=3).contains(&score.buckets.len()),
+        "{:?}",
+        score.buckets
+    );
+    assert!(score.buckets.windows(2).all(|w| w[0].bucket < w[1].bucket));
+    assert_eq!(score.buckets.iter().map(|b| b.count).sum::<i64>(), 3);
+    // Beyond 48 hours: daily buckets.
+    let week = window(&store, 24 * 7).await;
+    assert_eq!(week.len(), 2);
+    assert_eq!(week[1].buckets.len(), 8, "{:?}", week[1].buckets);
+    assert_eq!(week[1].count, 3);
+    // A task filter.
+    let only = store
+        .error_groups(now - TimeDelta::hours(1), Some("embed_atoms_batch"))
+        .await
+        .expect("groups");
+    assert_eq!(only.len(), 1);
+
+    // The detail: the traceback and the latest runs, newest first.
+    let detail = store
+        .error_group(score.group.id)
+        .await
+        .expect("read")
+        .expect("the group");
+    assert!(
+        detail
+            .group
+            .traceback
+            .as_deref()
+            .is_some_and(|t| t.contains("rate limited"))
+    );
+    let ids: Vec<_> = detail
+        .latest_runs
+        .iter()
+        .map(|r| r.state.task_id.as_str())
+        .collect();
+    assert_eq!(ids, vec!["c", "b", "a"]);
+    assert!(
+        store
+            .error_group(score.group.id + 1000)
+            .await
+            .expect("read")
+            .is_none()
+    );
+
+    // The history of one group.
+    let page = store
+        .history(&HistoryQuery {
+            error_group: Some(score.group.id),
+            ..HistoryQuery::default()
+        })
+        .await
+        .expect("history");
+    assert_eq!(page.total_count, 3);
+    assert_eq!(page.items.len(), 3);
+}
+
+async fn a_resolved_group_failing_again_reopens_as_a_regression(backend: Backend) {
+    let now = Utc::now();
+    let store = store(&backend, now).await;
+    let ago = |minutes: i64| now - TimeDelta::minutes(minutes);
+    let first = failing("a", "score_message", ago(30), "rate limited");
+    store.write_batch(first.all()).await.expect("write");
+    let id = window(&store, 1).await[0].group.id;
+
+    let resolved = store
+        .set_error_group_state(id, ErrorGroupState::Resolved)
+        .await
+        .expect("set")
+        .expect("the group");
+    assert_eq!(
+        (resolved.state, resolved.regression),
+        (ErrorGroupState::Resolved, false)
+    );
+    // A duplicate of the old failure is no new failure.
+    store.write_batch(first.all()).await.expect("write");
+    assert_eq!(
+        window(&store, 1).await[0].group.state,
+        ErrorGroupState::Resolved
+    );
+
+    store
+        .write_batch(failing("b", "score_message", ago(10), "rate limited").all())
+        .await
+        .expect("write");
+    let group = &window(&store, 1).await[0].group;
+    assert_eq!(
+        (group.state, group.regression, group.total),
+        (ErrorGroupState::Open, true, 2)
+    );
+
+    // Ignored stays ignored.
+    store
+        .set_error_group_state(id, ErrorGroupState::Ignored)
+        .await
+        .expect("set");
+    store
+        .write_batch(failing("c", "score_message", ago(5), "rate limited").all())
+        .await
+        .expect("write");
+    let group = &window(&store, 1).await[0].group;
+    assert_eq!(
+        (group.state, group.regression, group.total),
+        (ErrorGroupState::Ignored, false, 3)
+    );
+    // Reopened by hand.
+    let open = store
+        .set_error_group_state(id, ErrorGroupState::Open)
+        .await
+        .expect("set")
+        .expect("the group");
+    assert_eq!(open.state, ErrorGroupState::Open);
+    assert!(
+        store
+            .set_error_group_state(id + 1000, ErrorGroupState::Open)
+            .await
+            .expect("set")
+            .is_none()
+    );
+}
+
+async fn a_more_complete_traceback_moves_the_run_to_its_group(backend: Backend) {
+    let now = Utc::now();
+    let store = store(&backend, now).await;
+    let life = failing(
+        "a",
+        "score_message",
+        now - TimeDelta::minutes(10),
+        "bad score",
+    );
+    let mut short = life.finished();
+    short.run.error_traceback = None;
+    store.write_batch(vec![short]).await.expect("write");
+    let before = window(&store, 1).await;
+    assert_eq!(before.len(), 1);
+    let mut full = life.finished();
+    full.run.error_traceback = Some(
+        "Traceback (most recent call last):\n  File \"/app/tasks/score.py\", line 12, in score\n    \
+         raise ValueError(\"bad score\")\nValueError: bad score"
+            .into(),
+    );
+    store.write_batch(vec![full]).await.expect("write");
+    let after = window(&store, 1).await;
+    assert_eq!(
+        after.len(),
+        1,
+        "the old group, left empty, is not shown: {after:?}"
+    );
+    assert_ne!(after[0].group.id, before[0].group.id);
+    assert_eq!((after[0].group.total, after[0].count), (1, 1));
+    let old = store
+        .error_group(before[0].group.id)
+        .await
+        .expect("read")
+        .expect("the old group stays");
+    assert_eq!(old.group.total, 0);
+    assert!(old.latest_runs.is_empty());
+}
+
+on_both_backends!(
+    failed_runs_are_grouped_and_counted_once,
+    a_resolved_group_failing_again_reopens_as_a_regression,
+    a_more_complete_traceback_moves_the_run_to_its_group,
+);
