@@ -54,14 +54,30 @@ fn the_documented_limits_are_the_enforced_ones() {
         schema(HISTORY, "page_size")["maximum"],
         HistoryQuery::MAX_PAGE_SIZE
     );
-    for (path, name) in [
-        (HISTORY, "task_name"),
-        (HISTORY, "q"),
-        (TIMESERIES, "task_name"),
-    ] {
-        assert_eq!(schema(path, name)["maxLength"], MAX_TEXT_CHARS, "{name}");
-        assert_eq!(schema(path, name)["pattern"], "^[^\\x00]*$", "{name}");
+    // Every free-text query parameter of every operation, the ones added later included.
+    let mut text_parameters = 0;
+    for (path, method, op) in operations(&doc) {
+        for parameter in op["parameters"].as_array().into_iter().flatten() {
+            let schema = &parameter["schema"];
+            if parameter["in"] != "query"
+                || schema["type"] != "string"
+                || schema.get("format").is_some()
+            {
+                continue;
+            }
+            text_parameters += 1;
+            let name = &parameter["name"];
+            assert_eq!(
+                schema["maxLength"], MAX_TEXT_CHARS,
+                "{method} {path} {name}"
+            );
+            assert_eq!(schema["pattern"], "^[^\\x00]*$", "{method} {path} {name}");
+        }
     }
+    assert!(
+        text_parameters >= 5,
+        "task_name and q of the endpoints: {text_parameters}"
+    );
     assert_eq!(
         schema(HISTORY, "status")["$ref"],
         "#/components/schemas/RunStatus"

@@ -171,7 +171,8 @@ fn not_found(id: i64) -> ApiError {
     params(
         ("time_window" = Option<u32>, Query, minimum = 1, maximum = 720,
          description = "Hours back from now; default 24"),
-        ("task_name" = Option<String>, Query, max_length = 500, description = "Only this task type"),
+        ("task_name" = Option<String>, Query, max_length = 500, pattern = "^[^\\x00]*$",
+         description = "Only this task type (no NUL; surrounding whitespace ignored)"),
     ),
     responses(
         (status = 200, description = "Error groups", body = ErrorsResponse),

@@ -628,7 +628,7 @@ export interface operations {
             query?: {
                 /** @description Hours back from now; default 24 */
                 time_window?: number;
-                /** @description Only this task type */
+                /** @description Only this task type (no NUL; surrounding whitespace ignored) */
                 task_name?: string;
             };
             header?: never;
