@@ -199,6 +199,33 @@ pub(crate) fn summaries(
         .collect()
 }
 
+/// The ids the database gave the groups of a batch, by fingerprint, as the group upsert
+/// returns them.
+#[derive(Debug, Default)]
+pub(crate) struct GroupIds(std::collections::HashMap<Fingerprint, i64>);
+
+impl GroupIds {
+    /// Records one returned row: its fingerprint version and hash, and its id.
+    pub(crate) fn insert(
+        &mut self,
+        version: i64,
+        hash: String,
+        id: i64,
+    ) -> Result<(), crate::error::StoreError> {
+        let version = u16::try_from(version).map_err(|_| {
+            crate::error::StoreError::Corrupt(format!("fingerprint version {version}"))
+        })?;
+        self.0.insert(Fingerprint { version, hash }, id);
+        Ok(())
+    }
+
+    pub(crate) fn id_of(&self, fp: &Fingerprint) -> Result<i64, crate::error::StoreError> {
+        self.0.get(fp).copied().ok_or_else(|| {
+            crate::error::StoreError::Corrupt(format!("no id returned for error group {fp}"))
+        })
+    }
+}
+
 #[cfg(test)]
 #[path = "groups_tests.rs"]
 mod tests;

@@ -1,13 +1,11 @@
 //! Writing a batch's error groups on PostgreSQL (planned in `core/groups.rs`): the group rows,
 //! their failure rollups and each changed run's group, in the batch's transaction.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
 use sqlx::{Postgres, Row, Transaction};
 use tasklens_model::Fingerprint;
 
-use crate::core::groups::GroupChanges;
+use crate::core::groups::{GroupChanges, GroupIds};
 use crate::error::StoreError;
 use crate::runs::RunChange;
 
@@ -86,7 +84,7 @@ pub(super) async fn write_groups(
         ls.push(delta.last_seen);
         total.push(delta.total);
     }
-    let mut ids: HashMap<Fingerprint, i64> = HashMap::with_capacity(n);
+    let mut ids = GroupIds::default();
     for row in sqlx::query(GROUPS_SQL)
         .bind(v)
         .bind(h)
@@ -102,18 +100,13 @@ pub(super) async fn write_groups(
         .await?
     {
         let version: i32 = row.try_get("fingerprint_version")?;
-        let fp = Fingerprint {
-            version: u16::try_from(version)
-                .map_err(|_| StoreError::Corrupt(format!("fingerprint version {version}")))?,
-            hash: row.try_get("fingerprint_hash")?,
-        };
-        ids.insert(fp, row.try_get("id")?);
+        ids.insert(
+            i64::from(version),
+            row.try_get("fingerprint_hash")?,
+            row.try_get("id")?,
+        )?;
     }
-    let id_of = |fp: &Fingerprint| {
-        ids.get(fp)
-            .copied()
-            .ok_or_else(|| StoreError::Corrupt(format!("no id returned for error group {fp}")))
-    };
+    let id_of = |fp: &Fingerprint| ids.id_of(fp);
     let (mut rid, mut rg, mut rb, mut rn) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (fp, granularity, bucket, count) in groups.rollups() {
         rid.push(id_of(fp)?);

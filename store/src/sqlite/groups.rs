@@ -1,15 +1,13 @@
 //! Writing a batch's error groups on SQLite, with the rules of the PostgreSQL write
 //! (`postgres/groups.rs`): group rows, their failure rollups and each changed run's group.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use sqlx::{Row, Sqlite, Transaction};
 use tasklens_model::Fingerprint;
 
 use super::rows::micros;
-use crate::core::groups::GroupChanges;
+use crate::core::groups::{GroupChanges, GroupIds};
 use crate::error::StoreError;
 use crate::runs::RunChange;
 
@@ -75,7 +73,7 @@ pub(super) async fn write_groups(
             ])
         })
         .collect();
-    let mut ids: HashMap<Fingerprint, i64> = HashMap::with_capacity(rows.len());
+    let mut ids = GroupIds::default();
     for row in sqlx::query(GROUPS_SQL)
         .bind(Value::Array(rows).to_string())
         .bind(micros(now))
@@ -83,18 +81,13 @@ pub(super) async fn write_groups(
         .await?
     {
         let version: i64 = row.try_get("fingerprint_version")?;
-        let fp = Fingerprint {
-            version: u16::try_from(version)
-                .map_err(|_| StoreError::Corrupt(format!("fingerprint version {version}")))?,
-            hash: row.try_get("fingerprint_hash")?,
-        };
-        ids.insert(fp, row.try_get("id")?);
+        ids.insert(
+            version,
+            row.try_get("fingerprint_hash")?,
+            row.try_get("id")?,
+        )?;
     }
-    let id_of = |fp: &Fingerprint| {
-        ids.get(fp)
-            .copied()
-            .ok_or_else(|| StoreError::Corrupt(format!("no id returned for error group {fp}")))
-    };
+    let id_of = |fp: &Fingerprint| ids.id_of(fp);
     let rollups = groups
         .rollups()
         .map(|(fp, granularity, bucket, n)| {
