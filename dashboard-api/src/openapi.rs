@@ -43,6 +43,7 @@ use crate::{error, live, routes, wire};
         live::ServerMessage,
         live::ClientMessage,
         live::StatusChange,
+        live::NewErrorGroupData,
         live::ResyncData,
         live::ResyncReason,
         live::SubscriptionFilter,

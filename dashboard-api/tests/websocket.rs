@@ -178,6 +178,109 @@ async fn a_filter_holds_and_only_status_changes_are_sent(pool: PgPool) {
 }
 
 #[sqlx::test(migrations = "../migrations")]
+async fn a_new_error_group_is_announced_to_clients_whose_filter_admits_its_run(pool: PgPool) {
+    let store = store(pool).await;
+    let api = Api::start(store.clone(), ApiConfig::default()).await;
+    let mut scoring = ws::connect(&api.ws_url(""), None).await.expect("connect");
+    subscribe(&mut scoring, json!(["score_message"]), Value::Null).await;
+    let mut everything = ws::connect(&api.ws_url(""), None).await.expect("connect");
+    subscribe(&mut everything, Value::Null, Value::Null).await;
+
+    let now = chrono::Utc::now();
+    write(
+        &store,
+        &[Run::new("other-1", "embed_messages_batch", now, Failed)],
+    )
+    .await;
+    write(&store, &[Run::new("bad-1", "score_message", now, Failed)]).await;
+    // The same failure again: its group is not new.
+    write(&store, &[Run::new("bad-2", "score_message", now, Failed)]).await;
+    write(&store, &[Run::new("marker", "score_message", now, Pending)]).await;
+
+    let mut heard = Vec::new();
+    loop {
+        let message = next_json(&mut everything).await;
+        let done = message["data"]["task_id"] == "marker";
+        heard.push(message);
+        if done {
+            break;
+        }
+    }
+    let kinds: Vec<(String, String)> = heard
+        .iter()
+        .map(|m| {
+            (
+                m["type"].as_str().unwrap_or("").to_owned(),
+                m["task_name"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    let expect = |t: &str, n: &str| (t.to_owned(), n.to_owned());
+    // Each run's statuses (pending, running, failed) in one batch: one change each.
+    assert_eq!(
+        kinds,
+        [
+            expect("task_status_changed", "embed_messages_batch"),
+            expect("error_group_created", "embed_messages_batch"),
+            expect("task_status_changed", "score_message"),
+            expect("error_group_created", "score_message"),
+            expect("task_status_changed", "score_message"),
+            expect("task_status_changed", "score_message"),
+        ],
+        "{heard:#?}"
+    );
+    let groups: Value = api
+        .http
+        .get(api.url("/api/v1/monitoring/errors?time_window=1"))
+        .send()
+        .await
+        .expect("errors")
+        .json()
+        .await
+        .expect("json");
+    let scoring_group = groups["groups"]
+        .as_array()
+        .and_then(|g| g.iter().find(|g| g["task_name"] == "score_message"))
+        .expect("the group is listed")
+        .clone();
+    let announced = &heard[3];
+    assert_eq!(
+        keys(announced),
+        sorted(&["type", "task_name", "timestamp", "data"])
+    );
+    assert_eq!(
+        keys(&announced["data"]),
+        sorted(&["id", "error_type", "message", "first_seen"])
+    );
+    assert_eq!(announced["data"]["id"], scoring_group["id"]);
+    assert_eq!(announced["data"]["error_type"], scoring_group["error_type"]);
+    assert_eq!(
+        announced["data"]["message"],
+        "OpenAI API rate limit exceeded"
+    );
+    assert_eq!(
+        announced["data"]["first_seen"]
+            .as_str()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()),
+        scoring_group["first_seen"]
+            .as_str()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+    );
+
+    // The filtered client hears only its task's messages, in the same order.
+    let mut filtered = Vec::new();
+    loop {
+        let message = next_json(&mut scoring).await;
+        let done = message["data"]["task_id"] == "marker";
+        filtered.push(message);
+        if done {
+            break;
+        }
+    }
+    assert_eq!(filtered, heard[2..].to_vec());
+}
+
+#[sqlx::test(migrations = "../migrations")]
 async fn an_invalid_client_message_gets_an_error_and_the_connection_stays(pool: PgPool) {
     let store = store(pool).await;
     let api = Api::start(store.clone(), ApiConfig::default()).await;

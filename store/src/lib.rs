@@ -28,7 +28,7 @@ pub use error_groups::{
     BucketCount, ErrorGroup, ErrorGroupDetail, ErrorGroupState, ErrorGroupSummary,
     UnknownGroupState,
 };
-pub use live::{LiveEvent, LiveSubscription, LiveUpdate, LocalLiveHub};
+pub use live::{LiveEvent, LiveSubscription, LiveUpdate, LocalLiveHub, NewErrorGroup};
 pub use maintenance::{MaintenanceReport, RetentionPolicy, StorageStats};
 pub use postgres::{PgStore, PgStoreOptions, redact_url};
 pub use query::{

@@ -36,6 +36,33 @@ pub struct LiveEvent {
     pub duration_ms: Option<i64>,
     pub queue_wait_ms: Option<i64>,
     pub error_message: Option<String>,
+    /// Set on the run whose failure opened a new error group (one event per new group).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_error_group: Option<NewErrorGroup>,
+}
+
+/// An error group seen for the first time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewErrorGroup {
+    pub id: i64,
+    pub error_type: Option<String>,
+    pub first_seen: DateTime<Utc>,
+}
+
+/// The events of a committed batch: one per change, the new groups on the changes that opened
+/// them (by index in `changes`).
+pub(crate) fn events_of(
+    changes: &[RunChange],
+    new_groups: Vec<(usize, NewErrorGroup)>,
+) -> Vec<LiveEvent> {
+    let mut events: Vec<LiveEvent> = changes.iter().map(LiveEvent::of).collect();
+    for (index, mut group) in new_groups {
+        if let Some(event) = events.get_mut(index) {
+            group.error_type = group.error_type.map(|t| truncate(&t, 200));
+            event.new_error_group = Some(group);
+        }
+    }
+    events
 }
 
 impl LiveEvent {
@@ -60,6 +87,7 @@ impl LiveEvent {
                 .error_message
                 .as_deref()
                 .map(|m| truncate(m, LIVE_ERROR_BYTES)),
+            new_error_group: None,
         }
     }
 }
@@ -183,6 +211,7 @@ pub(crate) mod tests {
             duration_ms: Some(12),
             queue_wait_ms: None,
             error_message: Some("é".repeat(400)),
+            new_error_group: None,
         }
     }
 

@@ -225,7 +225,101 @@ async fn a_more_complete_traceback_moves_the_run_to_its_group(backend: Backend) 
     assert!(old.latest_runs.is_empty());
 }
 
+/// Events until `marker`'s pending run arrives (events come in commit order, so everything
+/// committed before the marker has been heard).
+async fn events_until(
+    subscription: &mut tasklens_store::LiveSubscription,
+    marker: &str,
+) -> Vec<tasklens_store::LiveEvent> {
+    let mut seen = Vec::new();
+    loop {
+        let events = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            subscription.recv_events(),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("no event within 10 s; heard {seen:?}"))
+        .expect("recv");
+        let done = events.iter().any(|e| e.task_id == marker);
+        seen.extend(events.into_iter().filter(|e| e.task_id != marker));
+        if done {
+            return seen;
+        }
+    }
+}
+
+async fn a_new_group_is_announced_once_on_the_run_that_opened_it(backend: Backend) {
+    let now = Utc::now();
+    let store = store(&backend, now).await;
+    let ago = |minutes: i64| now - TimeDelta::minutes(minutes);
+    store
+        .write_batch(vec![
+            failing("old", "score_message", ago(40), "rate limited").finished(),
+        ])
+        .await
+        .expect("write");
+    let mut subscription = store.subscribe().await.expect("subscribe");
+    // One batch: an existing group failing again, and a new group failing twice.
+    let batch = vec![
+        failing("a", "score_message", ago(30), "rate limited").finished(),
+        failing("b", "embed_atoms_batch", ago(20), "out of memory").finished(),
+        failing("c", "embed_atoms_batch", ago(10), "out of memory").finished(),
+    ];
+    store.write_batch(batch.clone()).await.expect("write");
+    // Again, duplicated: no group is new any more.
+    store.write_batch(batch).await.expect("write");
+    // Two writers race to open the same group: exactly one announces it.
+    let (x, y) = (
+        failing("x", "send_digest", ago(5), "smtp refused"),
+        failing("y", "send_digest", ago(4), "smtp refused"),
+    );
+    let (other, first, second) = (store.clone(), vec![x.finished()], vec![y.finished()]);
+    let (one, two) = tokio::join!(store.write_batch(first), other.write_batch(second));
+    one.expect("write");
+    two.expect("write");
+    store
+        .write_batch(vec![Life::new("marker", "score_message", now).pending()])
+        .await
+        .expect("write");
+    let seen = events_until(&mut subscription, "marker").await;
+    let announced: Vec<_> = seen
+        .iter()
+        .filter_map(|e| {
+            e.new_error_group
+                .as_ref()
+                .map(|g| (e.task_name.as_str(), e, g))
+        })
+        .collect();
+    assert_eq!(
+        announced.iter().map(|(name, ..)| *name).collect::<Vec<_>>(),
+        ["embed_atoms_batch", "send_digest"],
+        "each new group once, on the first run that opened it: {seen:?}"
+    );
+    let groups = window(&store, 1).await;
+    for (name, event, group) in announced {
+        let stored = groups
+            .iter()
+            .find(|g| g.group.task_name == name)
+            .expect("the announced group is stored");
+        assert_eq!(group.id, stored.group.id);
+        assert_eq!(group.error_type, stored.group.error_type);
+        // The opening batch's first failure; a racing writer may have stored an earlier one.
+        assert!(
+            group.first_seen >= stored.group.first_seen,
+            "{group:?} {stored:?}"
+        );
+        if name == "embed_atoms_batch" {
+            assert_eq!(group.first_seen, stored.group.first_seen);
+        }
+        assert!(
+            ["b", "c", "x", "y"].contains(&event.task_id.as_str()),
+            "{event:?}"
+        );
+    }
+}
+
 on_both_backends!(
+    a_new_group_is_announced_once_on_the_run_that_opened_it,
     failed_runs_are_grouped_and_counted_once,
     a_resolved_group_failing_again_reopens_as_a_regression,
     a_more_complete_traceback_moves_the_run_to_its_group,

@@ -75,6 +75,10 @@ describe('the monitoring page against the real stack', () => {
     await expect.poll(() => failCard.getByTestId('count-failed').textContent(), { timeout: 30_000 }).toBe('1');
     expect(await failCard.getByTestId('success-rate').textContent()).toBe('0.00 %');
 
+    // Its error group shows up in the Problems section live too, with no reload.
+    const groupRow = page.getByRole('table', { name: 'Error groups' }).getByRole('row').filter({ hasText: FAILING_TASK });
+    await expect.poll(() => groupRow.count(), { timeout: 30_000 }).toBe(1);
+
     // The history has all three; the status filter narrows it to the failed one, in the URL.
     const rows = page.locator('tr.history-row');
     await expect.poll(() => rows.count(), { timeout: 30_000 }).toBe(3);
@@ -106,6 +110,53 @@ describe('the monitoring page against the real stack', () => {
     await page.keyboard.press('Escape');
     await drawer.waitFor({ state: 'detached' });
     expect(new URL(page.url()).searchParams.get('run')).toBeNull();
+  });
+
+  // The failed run of the first test is the one failure of FAILING_TASK: one group, count 1.
+  it("groups the failure among the problems: its detail, its history, and resolving it", async () => {
+    await page.goto(`${stack.apiBase}/monitoring`);
+    const row = page.getByRole('table', { name: 'Error groups' }).getByRole('row').filter({ hasText: FAILING_TASK });
+    await expect.poll(() => row.count(), { timeout: 30_000 }).toBe(1);
+    expect(await row.getByTestId('group-new').textContent()).toBe('new');
+    expect(await row.getByTestId('group-count').textContent()).toBe('1');
+    expect(await row.getByTestId('group-total').textContent()).toBe('1');
+    expect(await row.getByTestId('group-state').textContent()).toBe('open');
+    expect(await row.getByTestId('group-message').textContent()).toBe(`rate limited ${suffix}`);
+    const failCard = page.getByRole('article', { name: `Health of ${FAILING_TASK}` });
+    await expect.poll(() => failCard.getByTestId('open-groups').textContent(), { timeout: 30_000 }).toBe('1 open error group');
+
+    // Open it: the traceback, as text, and its run.
+    await row.getByRole('link', { name: 'RateLimitError' }).click();
+    const drawer = page.getByRole('dialog', { name: `RateLimitError in ${FAILING_TASK}` });
+    await drawer.getByTestId('group-traceback').waitFor();
+    expect(await drawer.getByTestId('group-traceback').textContent()).toBe(TRACEBACK);
+    await drawer.getByRole('link', { name: `fail-1-${suffix}` }).waitFor();
+    const groupId = new URL(page.url()).searchParams.get('group');
+    expect(groupId).toMatch(/^\d+$/);
+    await page.screenshot({ path: join(artifactsDir, 'error-group.png') });
+
+    // Resolve it: the drawer, the list and the card follow.
+    await drawer.getByRole('button', { name: 'Resolve' }).click();
+    await expect.poll(() => drawer.getByTestId('group-state').textContent(), { timeout: 10_000 }).toBe('resolved');
+    await drawer.getByRole('button', { name: 'Reopen' }).waitFor();
+    await expect.poll(() => row.getByTestId('group-state').textContent(), { timeout: 10_000 }).toBe('resolved');
+    await expect.poll(() => failCard.getByTestId('open-groups').textContent(), { timeout: 10_000 }).toBe('0 open error groups');
+
+    // Its history: the failed run alone, filtered by the group in the URL.
+    await drawer.getByRole('link', { name: 'Show in history' }).click();
+    await drawer.waitFor({ state: 'detached' });
+    expect(new URL(page.url()).searchParams.get('error_group')).toBe(groupId);
+    await page.getByTestId('error-group-filter').filter({ hasText: `Error group #${groupId}` }).waitFor();
+    const rows = page.locator('tr.history-row');
+    await expect.poll(() => rows.count(), { timeout: 30_000 }).toBe(1);
+    expect(await rows.first().textContent()).toContain(FAILING_TASK);
+    expect(await page.getByTestId('match-count').textContent()).toBe('1 matches');
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('history-title');
+
+    // Still resolved after a reload (it is the server's state, not the page's).
+    await page.reload();
+    await expect.poll(() => row.getByTestId('group-state').textContent(), { timeout: 30_000 }).toBe('resolved');
+    await expect.poll(() => rows.count()).toBe(1);
   });
 
   it('lists a run that started and never finished among the problems, and opens it', async () => {

@@ -86,7 +86,8 @@ impl LiveHub {
         self.lock().values().cloned().collect()
     }
 
-    /// Queues each status change for every client whose filter admits it. Each message is
+    /// Queues each status change (and new error group) for every client whose filter admits its
+    /// run. Each message is
     /// serialized once; each client's queue is locked once per batch of events.
     fn fan_out(&self, events: &[LiveEvent]) {
         let slots = self.slots();
@@ -95,13 +96,14 @@ impl LiveHub {
         }
         let messages: Vec<(&str, RunStatus, Utf8Bytes)> = events
             .iter()
-            .filter_map(|event| {
-                let message = ServerMessage::of_event(event)?;
-                Some((
-                    event.task_name.as_str(),
-                    RunStatus::from(event.status),
-                    Utf8Bytes::from(message.to_text()),
-                ))
+            .flat_map(|event| {
+                ServerMessage::of_event(event).map(|message| {
+                    (
+                        event.task_name.as_str(),
+                        RunStatus::from(event.status),
+                        Utf8Bytes::from(message.to_text()),
+                    )
+                })
             })
             .collect();
         if messages.is_empty() {

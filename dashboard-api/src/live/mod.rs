@@ -16,7 +16,7 @@ pub(crate) mod socket;
 
 pub use hub::{LiveHub, run_hub};
 pub use protocol::{
-    ClientMessage, ErrorData, ResyncData, ResyncReason, ServerMessage, StatusChange,
-    SubscriptionFilter,
+    ClientMessage, ErrorData, NewErrorGroupData, ResyncData, ResyncReason, ServerMessage,
+    StatusChange, SubscriptionFilter,
 };
 pub use socket::websocket;

@@ -22,6 +22,13 @@ pub enum ServerMessage {
         timestamp: DateTime<Utc>,
         data: StatusChange,
     },
+    /// An error group was seen for the first time (sent after the status change of the run that
+    /// opened it, to clients whose filter admits that run).
+    ErrorGroupCreated {
+        task_name: String,
+        timestamp: DateTime<Utc>,
+        data: NewErrorGroupData,
+    },
     /// The client must reload from the REST endpoints: events were dropped for it.
     Resync {
         timestamp: DateTime<Utc>,
@@ -55,6 +62,16 @@ pub struct StatusChange {
     pub queue_wait_ms: Option<i64>,
     /// Cut to 300 bytes; the full message is in the run's detail.
     pub error_message: Option<String>,
+}
+
+/// The new group, as `GET /api/v1/monitoring/errors/{id}` reads it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct NewErrorGroupData {
+    pub id: i64,
+    pub error_type: Option<String>,
+    /// The opening failure's message, cut to 300 bytes.
+    pub message: Option<String>,
+    pub first_seen: DateTime<Utc>,
 }
 
 /// Why the client must reload.
@@ -107,8 +124,27 @@ pub enum ClientMessage {
 }
 
 impl ServerMessage {
+    /// The messages for a store event: its status change, if it is one, then the error group
+    /// it opened, if it opened one.
+    pub fn of_event(event: &LiveEvent) -> impl Iterator<Item = Self> {
+        let group = event
+            .new_error_group
+            .as_ref()
+            .map(|group| ServerMessage::ErrorGroupCreated {
+                task_name: event.task_name.clone(),
+                timestamp: event.updated_at,
+                data: NewErrorGroupData {
+                    id: group.id,
+                    error_type: group.error_type.clone(),
+                    message: event.error_message.clone(),
+                    first_seen: group.first_seen,
+                },
+            });
+        Self::status_change(event).into_iter().chain(group)
+    }
+
     /// The message for a store event, or `None` when the event is not a status change.
-    pub fn of_event(event: &LiveEvent) -> Option<Self> {
+    fn status_change(event: &LiveEvent) -> Option<Self> {
         if event.previous_status == Some(event.status) {
             return None;
         }
@@ -231,15 +267,46 @@ mod tests {
             duration_ms: None,
             queue_wait_ms: None,
             error_message: None,
+            new_error_group: None,
         }
+    }
+
+    fn kinds(event: &LiveEvent) -> Vec<&'static str> {
+        ServerMessage::of_event(event)
+            .map(|m| match m {
+                ServerMessage::TaskStatusChanged { .. } => "status",
+                ServerMessage::ErrorGroupCreated { .. } => "group",
+                _ => "other",
+            })
+            .collect()
     }
 
     #[test]
     fn only_status_changes_become_messages() {
         use TaskStatus::*;
-        assert!(ServerMessage::of_event(&event(1, Pending, None)).is_some());
-        assert!(ServerMessage::of_event(&event(1, Running, Some(Pending))).is_some());
-        assert!(ServerMessage::of_event(&event(1, Running, Some(Running))).is_none());
+        assert_eq!(kinds(&event(1, Pending, None)), ["status"]);
+        assert_eq!(kinds(&event(1, Running, Some(Pending))), ["status"]);
+        assert!(kinds(&event(1, Running, Some(Running))).is_empty());
+    }
+
+    #[test]
+    fn a_new_group_follows_the_status_change_that_opened_it() {
+        let mut opened = event(1, TaskStatus::Failed, Some(TaskStatus::Running));
+        opened.error_message = Some("boom".into());
+        opened.new_error_group = Some(tasklens_store::NewErrorGroup {
+            id: 7,
+            error_type: Some("ValueError".into()),
+            first_seen: opened.updated_at,
+        });
+        assert_eq!(kinds(&opened), ["status", "group"]);
+        let Some(ServerMessage::ErrorGroupCreated { data, .. }) =
+            ServerMessage::of_event(&opened).nth(1)
+        else {
+            panic!("no group message");
+        };
+        assert_eq!((data.id, data.message.as_deref()), (7, Some("boom")));
+        let text = ServerMessage::of_event(&opened).nth(1).map(|m| m.to_text());
+        assert!(text.is_some_and(|t| t.contains(r#""type":"error_group_created""#)));
     }
 
     #[test]

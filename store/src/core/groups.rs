@@ -24,6 +24,7 @@ use tasklens_model::window::Granularity;
 use tasklens_model::{Fingerprint, RunState, TaskStatus, fingerprint};
 
 use crate::error_groups::{BucketCount, ErrorGroup, ErrorGroupSummary};
+use crate::live::NewErrorGroup;
 
 /// The granularities of the group rollups: hour for windows up to two days, day beyond.
 pub(crate) const GROUP_GRANULARITIES: [Granularity; 2] = [Granularity::Hour, Granularity::Day];
@@ -200,29 +201,61 @@ pub(crate) fn summaries(
 }
 
 /// The ids the database gave the groups of a batch, by fingerprint, as the group upsert
-/// returns them.
+/// returns them, and whether the upsert created the group (its first failure is in this batch).
 #[derive(Debug, Default)]
-pub(crate) struct GroupIds(std::collections::HashMap<Fingerprint, i64>);
+pub(crate) struct GroupIds(std::collections::HashMap<Fingerprint, (i64, bool)>);
 
 impl GroupIds {
-    /// Records one returned row: its fingerprint version and hash, and its id.
+    /// Records one returned row: its fingerprint version and hash, its id, and whether it is new.
     pub(crate) fn insert(
         &mut self,
         version: i64,
         hash: String,
         id: i64,
+        created: bool,
     ) -> Result<(), crate::error::StoreError> {
         let version = u16::try_from(version).map_err(|_| {
             crate::error::StoreError::Corrupt(format!("fingerprint version {version}"))
         })?;
-        self.0.insert(Fingerprint { version, hash }, id);
+        self.0.insert(Fingerprint { version, hash }, (id, created));
         Ok(())
     }
 
     pub(crate) fn id_of(&self, fp: &Fingerprint) -> Result<i64, crate::error::StoreError> {
-        self.0.get(fp).copied().ok_or_else(|| {
+        self.0.get(fp).map(|(id, _)| *id).ok_or_else(|| {
             crate::error::StoreError::Corrupt(format!("no id returned for error group {fp}"))
         })
+    }
+}
+
+impl GroupChanges {
+    /// The groups this batch created, each announced on the first of the batch's changes that
+    /// put a run in it (by index in the plan's changes). The database says which groups it
+    /// created, so of two writers racing to create a group exactly one announces it.
+    pub(crate) fn new_groups(&self, ids: &GroupIds) -> Vec<(usize, NewErrorGroup)> {
+        let mut announced = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        for (index, group) in &self.assignments {
+            let Some(fp) = group else { continue };
+            let Some((id, true)) = ids.0.get(fp) else {
+                continue;
+            };
+            if !announced.insert(*id) {
+                continue;
+            }
+            let Some(delta) = self.groups.get(fp) else {
+                continue;
+            };
+            out.push((
+                *index,
+                NewErrorGroup {
+                    id: *id,
+                    error_type: delta.latest.as_ref().and_then(|l| l.error_type.clone()),
+                    first_seen: delta.first_seen,
+                },
+            ));
+        }
+        out
     }
 }
 

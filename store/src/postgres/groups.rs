@@ -7,6 +7,7 @@ use tasklens_model::Fingerprint;
 
 use crate::core::groups::{GroupChanges, GroupIds};
 use crate::error::StoreError;
+use crate::live::NewErrorGroup;
 use crate::runs::RunChange;
 
 /// Adds each group's delta. A delta with a message brings a new failure: it replaces the latest
@@ -35,7 +36,7 @@ ON CONFLICT (fingerprint_version, fingerprint_hash) DO UPDATE SET
         THEN EXCLUDED.state_changed_at ELSE g.state_changed_at END,
     state = CASE WHEN g.state = 'resolved' AND EXCLUDED.message IS NOT NULL
         THEN 'open'::error_group_state ELSE g.state END
-RETURNING g.id, g.fingerprint_version, g.fingerprint_hash";
+RETURNING g.id, g.fingerprint_version, g.fingerprint_hash, (g.xmax = 0) AS created";
 
 const GROUP_ROLLUPS_SQL: &str = "\
 INSERT INTO error_group_rollups AS r (group_id, granularity, bucket, failures)
@@ -48,15 +49,17 @@ UPDATE task_execution_logs AS t SET error_group_id = u.group_id
 FROM unnest($1::int8[], $2::timestamptz[], $3::int8[]) AS u(id, created_at, group_id)
 WHERE t.id = u.id AND t.created_at = u.created_at AND t.created_at >= $4 AND t.created_at <= $5";
 
-/// Writes `groups` (the plan's) for `changes` (the plan's changes, ids assigned).
+/// Writes `groups` (the plan's) for `changes` (the plan's changes, ids assigned); returns the
+/// groups it created, by change index. A row the upsert inserted has no `xmax` yet; one it
+/// updated has this transaction's.
 pub(super) async fn write_groups(
     changes: &[RunChange],
     groups: &GroupChanges,
     now: DateTime<Utc>,
     tx: &mut Transaction<'_, Postgres>,
-) -> Result<(), StoreError> {
+) -> Result<Vec<(usize, NewErrorGroup)>, StoreError> {
     if groups.assignments.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let n = groups.groups.len();
     let (mut v, mut h, mut name, mut et, mut m, mut tb) = (
@@ -104,6 +107,7 @@ pub(super) async fn write_groups(
             i64::from(version),
             row.try_get("fingerprint_hash")?,
             row.try_get("id")?,
+            row.try_get("created")?,
         )?;
     }
     let id_of = |fp: &Fingerprint| ids.id_of(fp);
@@ -143,5 +147,5 @@ pub(super) async fn write_groups(
         .bind(high)
         .execute(&mut **tx)
         .await?;
-    Ok(())
+    Ok(groups.new_groups(&ids))
 }

@@ -8,7 +8,7 @@ use sqlx::postgres::PgListener;
 use sqlx::{Postgres, Transaction};
 
 use crate::error::StoreError;
-use crate::live::{LiveEvent, LiveSource, LiveUpdate};
+use crate::live::{LiveEvent, LiveSource, LiveUpdate, NewErrorGroup, events_of};
 use crate::runs::RunChange;
 
 /// The notification channel.
@@ -19,12 +19,13 @@ const MAX_PAYLOAD_BYTES: usize = 7900;
 /// Publishes a batch's changes on the live channel, in its transaction.
 pub(super) async fn notify(
     changed: &[RunChange],
+    new_groups: Vec<(usize, NewErrorGroup)>,
     tx: &mut Transaction<'_, Postgres>,
 ) -> Result<(), StoreError> {
     if changed.is_empty() {
         return Ok(());
     }
-    let events: Vec<LiveEvent> = changed.iter().map(LiveEvent::of).collect();
+    let events = events_of(changed, new_groups);
     sqlx::query("SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload")
         .bind(LIVE_CHANNEL)
         .bind(payloads(&events))

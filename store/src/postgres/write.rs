@@ -290,10 +290,10 @@ pub(super) async fn write_runs(
         updates.execute(&update_sql(), &mut tx).await?;
     }
     timer.step("update");
-    notify(&plan.changes, &mut tx).await?;
-    timer.step("notify");
-    write_groups(&plan.changes, &plan.groups, now, &mut tx).await?;
+    let new_groups = write_groups(&plan.changes, &plan.groups, now, &mut tx).await?;
     timer.step("groups");
+    notify(&plan.changes, new_groups, &mut tx).await?;
+    timer.step("notify");
     // Last before the commit: the lane's rows stay locked for as short a time as possible.
     apply_rollups(plan.rollups, &mut tx).await?;
     timer.step("rollups");

@@ -1,6 +1,8 @@
 //! Writing a batch's error groups on SQLite, with the rules of the PostgreSQL write
 //! (`postgres/groups.rs`): group rows, their failure rollups and each changed run's group.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use sqlx::{Row, Sqlite, Transaction};
@@ -9,6 +11,7 @@ use tasklens_model::Fingerprint;
 use super::rows::micros;
 use crate::core::groups::{GroupChanges, GroupIds};
 use crate::error::StoreError;
+use crate::live::NewErrorGroup;
 use crate::runs::RunChange;
 
 /// See `postgres/groups.rs`: a delta with a message brings a new failure (latest message,
@@ -36,6 +39,11 @@ ON CONFLICT (fingerprint_version, fingerprint_hash) DO UPDATE SET
         THEN 'open' ELSE g.state END
 RETURNING id, fingerprint_version, fingerprint_hash";
 
+/// Which of the batch's groups exist already (the writer lock keeps them so until the commit).
+const EXISTING_GROUPS_SQL: &str = "\
+SELECT fingerprint_version, fingerprint_hash FROM error_groups
+WHERE (fingerprint_version, fingerprint_hash) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?1))";
+
 const GROUP_ROLLUPS_SQL: &str = "\
 INSERT INTO error_group_rollups AS r (group_id, granularity, bucket, failures)
 SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?1) WHERE true
@@ -45,15 +53,31 @@ const RUN_GROUPS_SQL: &str = "\
 UPDATE task_execution_logs AS t SET error_group_id = u.value ->> 1
 FROM json_each(?1) AS u WHERE t.id = u.value ->> 0";
 
-/// Writes `groups` (the plan's) for `changes` (the plan's changes, ids assigned).
+/// Writes `groups` (the plan's) for `changes` (the plan's changes, ids assigned); returns the
+/// groups it created, by change index.
 pub(super) async fn write_groups(
     changes: &[RunChange],
     groups: &GroupChanges,
     now: DateTime<Utc>,
     tx: &mut Transaction<'_, Sqlite>,
-) -> Result<(), StoreError> {
+) -> Result<Vec<(usize, NewErrorGroup)>, StoreError> {
     if groups.assignments.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
+    }
+    let keys: Vec<Value> = groups
+        .groups
+        .keys()
+        .map(|fp| json!([fp.version, fp.hash]))
+        .collect();
+    let mut existing = HashSet::new();
+    for row in sqlx::query(EXISTING_GROUPS_SQL)
+        .bind(Value::Array(keys).to_string())
+        .fetch_all(&mut **tx)
+        .await?
+    {
+        let version: i64 = row.try_get("fingerprint_version")?;
+        let hash: String = row.try_get("fingerprint_hash")?;
+        existing.insert((version, hash));
     }
     let rows: Vec<Value> = groups
         .groups
@@ -81,11 +105,9 @@ pub(super) async fn write_groups(
         .await?
     {
         let version: i64 = row.try_get("fingerprint_version")?;
-        ids.insert(
-            version,
-            row.try_get("fingerprint_hash")?,
-            row.try_get("id")?,
-        )?;
+        let hash: String = row.try_get("fingerprint_hash")?;
+        let created = !existing.contains(&(version, hash.clone()));
+        ids.insert(version, hash, row.try_get("id")?, created)?;
     }
     let id_of = |fp: &Fingerprint| ids.id_of(fp);
     let rollups = groups
@@ -115,5 +137,5 @@ pub(super) async fn write_groups(
         .bind(Value::Array(runs).to_string())
         .execute(&mut **tx)
         .await?;
-    Ok(())
+    Ok(groups.new_groups(&ids))
 }

@@ -12,7 +12,7 @@ use super::groups::write_groups;
 use super::rows::{Lite, histogram_text, micros, params_text};
 use crate::core::batch::{Incoming, batch_time, plan_batch};
 use crate::error::StoreError;
-use crate::live::{LiveEvent, LocalLiveHub};
+use crate::live::{LocalLiveHub, NewErrorGroup, events_of};
 use crate::runs::{RunChange, StoredRun};
 use crate::sql::{Dialect, codec};
 
@@ -215,7 +215,7 @@ async fn existing_runs(
 async fn write_in(
     incoming: Incoming,
     tx: &mut Transaction<'_, Sqlite>,
-) -> Result<Vec<RunChange>, StoreError> {
+) -> Result<(Vec<RunChange>, Vec<(usize, NewErrorGroup)>), StoreError> {
     let existing = existing_runs(&incoming, tx).await?;
     let now = batch_time();
     // A new run's id comes back from its insert; it was first seen when the batch says.
@@ -258,9 +258,9 @@ async fn write_in(
             })?;
         }
     }
-    write_groups(&changed, &plan.groups, now, tx).await?;
+    let new_groups = write_groups(&changed, &plan.groups, now, tx).await?;
     apply_rollups(plan.rollups, tx).await?;
-    Ok(changed)
+    Ok((changed, new_groups))
 }
 
 /// A batch's runs in one transaction. The caller holds the writer lock for the whole call, so live
@@ -272,8 +272,8 @@ pub(super) async fn write_runs(
 ) -> Result<Vec<RunChange>, StoreError> {
     let started = std::time::Instant::now();
     let mut tx = pool.begin().await?;
-    let changed = match write_in(incoming, &mut tx).await {
-        Ok(changed) => changed,
+    let (changed, new_groups) = match write_in(incoming, &mut tx).await {
+        Ok(written) => written,
         Err(err) => {
             // Roll back now, while the writer lock is held: a dropped transaction only queues
             // its rollback, and its connection would keep the file's write lock until reused,
@@ -283,7 +283,7 @@ pub(super) async fn write_runs(
         }
     };
     tx.commit().await?;
-    live.publish(changed.iter().map(LiveEvent::of).collect());
+    live.publish(events_of(&changed, new_groups));
     tracing::debug!(
         runs = changed.len(),
         took_ms = started.elapsed().as_secs_f64() * 1000.0,

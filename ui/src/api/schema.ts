@@ -371,6 +371,16 @@ export interface components {
             /** Format: int32 */
             time_window_hours: number;
         };
+        /** @description The new group, as `GET /api/v1/monitoring/errors/{id}` reads it. */
+        NewErrorGroupData: {
+            error_type: string | null;
+            /** Format: date-time */
+            first_seen: string;
+            /** Format: int64 */
+            id: number;
+            /** @description The opening failure's message, cut to 300 bytes. */
+            message: string | null;
+        };
         ResyncData: {
             reason: components["schemas"]["ResyncReason"];
         };
@@ -440,6 +450,13 @@ export interface components {
             timestamp: string;
             /** @enum {string} */
             type: "task_status_changed";
+        } | {
+            data: components["schemas"]["NewErrorGroupData"];
+            task_name: string;
+            /** Format: date-time */
+            timestamp: string;
+            /** @enum {string} */
+            type: "error_group_created";
         } | {
             data: components["schemas"]["ResyncData"];
             /** Format: date-time */

@@ -3,6 +3,8 @@ import { HealthCards } from '../features/health/components/HealthCards';
 import { HistoryPanel } from '../features/history/components/HistoryPanel';
 import { useLiveSync } from '../features/live-feed/api/use-live-sync';
 import { LiveFeed } from '../features/live-feed/components/LiveFeed';
+import { ErrorGroupDrawer } from '../features/problems/components/ErrorGroupDrawer';
+import { ErrorGroups } from '../features/problems/components/ErrorGroups';
 import { StuckRuns } from '../features/problems/components/StuckRuns';
 import { RunDetailDrawer } from '../features/run-detail/components/RunDetailDrawer';
 
@@ -20,7 +22,9 @@ export function App() {
       </header>
       <main className="layout">
         <div className="layout-main">
+          {/* Problems first: stuck runs, then error groups. */}
           <StuckRuns />
+          <ErrorGroups />
           <HealthCards />
           <ChartsPanel />
           <HistoryPanel />
@@ -29,6 +33,7 @@ export function App() {
           <LiveFeed />
         </aside>
       </main>
+      <ErrorGroupDrawer />
       <RunDetailDrawer />
     </>
   );

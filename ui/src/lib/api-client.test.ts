@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { installFakeApi } from '../testing/fake-api';
-import { ApiError, apiGet, apiWebSocketUrl } from './api-client';
+import { ApiError, apiGet, apiPost, apiWebSocketUrl } from './api-client';
 import { captureTokenFromUrl } from './auth-token';
 
 describe('the API token', () => {
@@ -41,5 +41,27 @@ describe('apiGet errors', () => {
     const error = await apiGet('/api/v1/monitoring/history').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ApiError);
     expect(error).toMatchObject({ status: 503, code: 'unavailable', message: 'database unreachable' });
+  });
+});
+
+describe('apiPost', () => {
+  it('sends a JSON body with the token, and carries errors like apiGet', async () => {
+    window.sessionStorage.setItem('tasklens.token', 't0k');
+    const api = installFakeApi({
+      '/api/v1/monitoring/errors/3/state': (_url, request) => ({ echoed: request.body }),
+      '/api/v1/monitoring/errors/4/state': () =>
+        new Response(JSON.stringify({ error: 'not_found', parameter: null, message: 'no error group with id 4' }), { status: 404 }),
+    });
+    expect(await apiPost('/api/v1/monitoring/errors/3/state', { state: 'ignored' })).toEqual({ echoed: { state: 'ignored' } });
+    const fetchMock = fetch as unknown as { mock: { calls: [string, RequestInit][] } };
+    const [url, init] = fetchMock.mock.calls[0]!;
+    expect(url).toBe('/api/v1/monitoring/errors/3/state');
+    expect(init.method).toBe('POST');
+    expect(init.body).toBe('{"state":"ignored"}');
+    expect(init.headers).toMatchObject({ Authorization: 'Bearer t0k', 'Content-Type': 'application/json' });
+    expect(api.sent('/api/v1/monitoring/errors/3/state')).toHaveLength(1);
+
+    const error = await apiPost('/api/v1/monitoring/errors/4/state', { state: 'open' }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ status: 404, code: 'not_found', message: 'no error group with id 4' });
   });
 });

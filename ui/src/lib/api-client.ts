@@ -32,12 +32,26 @@ export async function apiGet<T>(
   params: QueryParams = {},
   signal?: AbortSignal,
 ): Promise<T> {
+  return request<T>(apiUrl(path, params), { method: 'GET' }, signal);
+}
+
+/** POSTs `body` as JSON; same token and error handling as `apiGet`. */
+export async function apiPost<T>(path: string, body: unknown, signal?: AbortSignal): Promise<T> {
+  return request<T>(apiUrl(path), { method: 'POST', body: JSON.stringify(body), json: true }, signal);
+}
+
+async function request<T>(
+  url: string,
+  init: { method: 'GET' | 'POST'; body?: string; json?: boolean },
+  signal?: AbortSignal,
+): Promise<T> {
   const headers: Record<string, string> = { Accept: 'application/json' };
+  if (init.json) headers['Content-Type'] = 'application/json';
   const token = getToken();
   if (token) headers.Authorization = `Bearer ${token}`;
   let response: Response;
   try {
-    response = await fetch(apiUrl(path, params), { headers, signal });
+    response = await fetch(url, { method: init.method, headers, body: init.body, signal });
   } catch (cause) {
     if (signal?.aborted) throw cause;
     throw new ApiError(0, 'network', 'The dashboard API cannot be reached.');

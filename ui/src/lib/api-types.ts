@@ -15,6 +15,11 @@ export type TaskNamesResponse = Schemas['TaskNamesResponse'];
 export type ErrorBody = Schemas['ErrorBody'];
 export type StuckItem = Schemas['StuckItem'];
 export type StuckResponse = Schemas['StuckResponse'];
+export type ErrorGroupItem = Schemas['ErrorGroupItem'];
+export type ErrorsResponse = Schemas['ErrorsResponse'];
+export type ErrorGroupDetail = Schemas['ErrorGroupResponse'];
+export type GroupState = Schemas['GroupState'];
+export type GroupStateChange = Schemas['StateChange'];
 
 export const TASK_STATUSES: readonly TaskStatus[] = ['pending', 'running', 'success', 'failed'];
 
@@ -24,6 +29,7 @@ export function isTaskStatus(value: string | null | undefined): value is TaskSta
 
 // WebSocket messages, also described by the OpenAPI document.
 export type ServerMessage = Schemas['ServerMessage'];
+export type ErrorGroupCreatedMessage = Extract<ServerMessage, { type: 'error_group_created' }>;
 export type TaskStatusChangedMessage = Extract<ServerMessage, { type: 'task_status_changed' }>;
 export type ResyncMessage = Extract<ServerMessage, { type: 'resync' }>;
 export type SubscribeMessage = Schemas['ClientMessage'];

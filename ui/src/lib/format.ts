@@ -36,3 +36,8 @@ export function formatClock(iso: string): string {
   if (Number.isNaN(date.getTime())) return iso;
   return date.toISOString().slice(11, 19);
 }
+
+/** "1 stuck run", "2 stuck runs". */
+export function plural(count: number, singular: string, pluralForm = `${singular}s`): string {
+  return `${formatCount(count)} ${count === 1 ? singular : pluralForm}`;
+}

@@ -13,6 +13,8 @@ export interface HistoryFilters {
   startDate: string | null;
   endDate: string | null;
   q: string | null;
+  /** Only the runs of this error group. */
+  errorGroup: number | null;
   page: number;
 }
 
@@ -28,6 +30,10 @@ export const queryKeys = {
   run: (id: number) => ['run', id] as const,
   taskNames: ['task-names'] as const,
   stuck: ['stuck'] as const,
+  // The group lists and the groups share a prefix: one invalidation refreshes both.
+  errorsAll: ['errors'] as const,
+  errors: (windowHours: number, taskName: string | null) => ['errors', 'list', windowHours, taskName] as const,
+  errorGroup: (id: number) => ['errors', 'group', id] as const,
   liveFeedAll: ['live-feed'] as const,
   liveFeed: (filter: FeedFilter) => ['live-feed', filter] as const,
 };

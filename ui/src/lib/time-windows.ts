@@ -11,3 +11,7 @@ export function parseWindowHours(value: string | null): number {
   const hours = Number(value);
   return TIME_WINDOWS.some((w) => w.hours === hours) ? hours : DEFAULT_WINDOW_HOURS;
 }
+
+export function windowLabel(hours: number): string {
+  return TIME_WINDOWS.find((w) => w.hours === hours)?.label ?? `${hours} h`;
+}

@@ -1,17 +1,28 @@
 // Answers the page's fetches from handlers by path, and records every URL asked for.
 import { vi } from 'vitest';
-import type { HistoryItem, TaskStatus, TaskStatusChangedMessage } from '../lib/api-types';
+import type { ErrorGroupItem, HistoryItem, TaskStatus, TaskStatusChangedMessage } from '../lib/api-types';
 
-export type Handler = (url: URL) => unknown;
+/** What a handler learns of a request besides its URL. */
+export interface FakeRequest {
+  method: string;
+  /** The JSON body, parsed; undefined without one. */
+  body: unknown;
+}
+
+export type Handler = (url: URL, request: FakeRequest) => unknown;
 
 export function installFakeApi(handlers: Record<string, Handler>) {
   const requests: URL[] = [];
-  const fetchMock = vi.fn(async (input: RequestInfo | URL) => {
+  const sent: { url: URL; method: string; body: unknown }[] = [];
+  const fetchMock = vi.fn(async (input: RequestInfo | URL, init?: RequestInit) => {
     const url = new URL(String(input), 'http://localhost');
     requests.push(url);
+    const method = init?.method ?? 'GET';
+    const body = typeof init?.body === 'string' ? (JSON.parse(init.body) as unknown) : undefined;
+    if (method !== 'GET') sent.push({ url, method, body });
     const handler = handlers[url.pathname];
     if (!handler) return new Response(JSON.stringify({ error: 'not_found', message: url.pathname }), { status: 404 });
-    const answer = handler(url);
+    const answer = handler(url, { method, body });
     if (answer instanceof Response) return answer;
     return new Response(JSON.stringify(answer), { status: 200, headers: { 'content-type': 'application/json' } });
   });
@@ -19,7 +30,35 @@ export function installFakeApi(handlers: Record<string, Handler>) {
   return {
     requests,
     calls: (pathname: string) => requests.filter((url) => url.pathname === pathname),
+    /** The requests other than GET to `pathname` (method and parsed JSON body). */
+    sent: (pathname: string) => sent.filter((request) => request.url.pathname === pathname),
   };
+}
+
+export function errorGroupItem(overrides: Partial<ErrorGroupItem> = {}): ErrorGroupItem {
+  return {
+    id: 12,
+    task_name: 'send_email',
+    error_type: 'ValueError',
+    message: 'bad address',
+    count: 3,
+    total: 10,
+    first_seen: '2026-11-20T08:00:00Z',
+    last_seen: '2026-11-28T11:30:00Z',
+    is_new: false,
+    state: 'open',
+    regression: false,
+    buckets: [
+      { bucket: '2026-11-28T09:00:00Z', count: 0 },
+      { bucket: '2026-11-28T10:00:00Z', count: 1 },
+      { bucket: '2026-11-28T11:00:00Z', count: 2 },
+    ],
+    ...overrides,
+  };
+}
+
+export function errorsPage(groups: ErrorGroupItem[], timeWindowHours = 24) {
+  return { time_window_hours: timeWindowHours, generated_at: '2026-11-28T12:00:00Z', groups };
 }
 
 export function historyItem(overrides: Partial<HistoryItem> = {}): HistoryItem {

@@ -1,5 +1,5 @@
 // The arithmetic behind a health card, apart from rendering.
-import type { TaskMetrics, TimeseriesPoint } from '../../lib/api-types';
+import type { ErrorGroupItem, StuckItem, TaskMetrics, TimeseriesPoint } from '../../lib/api-types';
 import { formatCount, formatDuration, formatPercent } from '../../lib/format';
 
 export interface CardSummary {
@@ -61,4 +61,26 @@ export function throughputSeries(
     if (index >= 0 && index < length) series[index] = (series[index] ?? 0) + point.success + point.failed;
   }
   return series;
+}
+
+/** Per task type: its open error groups of the window and its stuck runs (absent: none). */
+export interface ProblemCounts {
+  openGroups: ReadonlyMap<string, number> | null;
+  stuckRuns: ReadonlyMap<string, number> | null;
+}
+
+/** Null for a list not (yet) loaded: the card then says nothing rather than a wrong 0. */
+export function problemCounts(
+  groups: readonly ErrorGroupItem[] | undefined,
+  stuck: readonly StuckItem[] | undefined,
+): ProblemCounts {
+  const countBy = <T,>(items: readonly T[], key: (item: T) => string) => {
+    const counts = new Map<string, number>();
+    for (const item of items) counts.set(key(item), (counts.get(key(item)) ?? 0) + 1);
+    return counts;
+  };
+  return {
+    openGroups: groups ? countBy(groups.filter((g) => g.state === 'open'), (g) => g.task_name) : null,
+    stuckRuns: stuck ? countBy(stuck, (run) => run.task_name) : null,
+  };
 }

@@ -1,8 +1,20 @@
 import type { TaskMetrics } from '../../../lib/api-types';
+import { plural } from '../../../lib/format';
 import { summarizeCard } from '../card-math';
-import { Sparkline } from './Sparkline';
+import { Sparkline } from '../../../components/Sparkline';
 
-export function HealthCard({ metrics, throughput }: { metrics: TaskMetrics; throughput: readonly number[] }) {
+export function HealthCard({
+  metrics,
+  throughput,
+  openGroups = null,
+  stuckRuns = null,
+}: {
+  metrics: TaskMetrics;
+  throughput: readonly number[];
+  /** Null while (or when) the errors or stuck list is unknown: nothing is said. */
+  openGroups?: number | null;
+  stuckRuns?: number | null;
+}) {
   const card = summarizeCard(metrics);
   const finished = throughput.reduce((sum, v) => sum + v, 0);
   return (
@@ -46,6 +58,20 @@ export function HealthCard({ metrics, throughput }: { metrics: TaskMetrics; thro
           <dd data-testid="count-failed">{card.counts.failed}</dd>
         </div>
       </dl>
+      {(openGroups !== null || stuckRuns !== null) && (
+        <p className="card-problems">
+          {openGroups !== null && (
+            <span data-testid="open-groups" className={openGroups > 0 ? 'problem-some' : undefined}>
+              {plural(openGroups, 'open error group')}
+            </span>
+          )}
+          {stuckRuns !== null && (
+            <span data-testid="stuck-runs" className={stuckRuns > 0 ? 'problem-some' : undefined}>
+              {plural(stuckRuns, 'stuck run')}
+            </span>
+          )}
+        </p>
+      )}
       <Sparkline values={throughput} label={`${finished} finished runs over the window`} />
     </article>
   );

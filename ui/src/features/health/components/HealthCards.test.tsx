@@ -1,9 +1,19 @@
 import { screen, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { describe, expect, it } from 'vitest';
-import { installFakeApi } from '../../../testing/fake-api';
+import { errorGroupItem, errorsPage, installFakeApi } from '../../../testing/fake-api';
 import { renderWithProviders } from '../../../testing/render';
 import { HealthCards } from './HealthCards';
+
+const metricsItem = (task_name: string) => ({
+  task_name, total_executions: 10, pending: 1, running: 1, success: 7, failed: 1,
+  avg_duration_ms: 250, success_rate: 70, p50_duration_ms: 200, p95_duration_ms: 1500, p99_duration_ms: 2000,
+  avg_queue_wait_ms: null, p50_queue_wait_ms: null, p95_queue_wait_ms: null, p99_queue_wait_ms: null,
+});
+const stuckRun = (id: number, task_name: string) => ({
+  id, task_name, task_id: `t-${id}`, attempt: 0, source: 'tasklens', status: 'running',
+  since: '2026-11-28T11:20:00Z', age_ms: 2_400_000, threshold_ms: 300_000, threshold_source: 'floor',
+});
 
 const timeseries = { granularity: 'hour', bucket_seconds: 3600, start: '2026-11-27T12:00:00Z', end: '2026-11-28T12:00:00Z', points: [] };
 
@@ -49,5 +59,44 @@ describe('HealthCards', () => {
     installFakeApi({});
     renderWithProviders(<HealthCards />);
     expect(await screen.findByRole('alert')).toHaveTextContent('Could not load task health');
+  });
+
+  it("counts each task type's open error groups and stuck runs", async () => {
+    const api = installFakeApi({
+      '/api/v1/monitoring/metrics': () => ({
+        time_window_hours: 24,
+        generated_at: '2026-11-28T12:00:00Z',
+        metrics: [metricsItem('score_message'), metricsItem('send_email')],
+      }),
+      '/api/v1/monitoring/timeseries': () => timeseries,
+      '/api/v1/monitoring/errors': () =>
+        errorsPage([
+          errorGroupItem({ id: 1, task_name: 'send_email' }),
+          errorGroupItem({ id: 2, task_name: 'send_email', regression: true }),
+          errorGroupItem({ id: 3, task_name: 'send_email', state: 'resolved' }),
+          errorGroupItem({ id: 4, task_name: 'score_message', state: 'ignored' }),
+        ]),
+      '/api/v1/monitoring/stuck': () => ({ generated_at: '2026-11-28T12:00:00Z', runs: [stuckRun(7, 'score_message')] }),
+    });
+    renderWithProviders(<HealthCards />);
+    const email = await screen.findByRole('article', { name: 'Health of send_email' });
+    expect(await within(email).findByTestId('open-groups')).toHaveTextContent('2 open error groups');
+    expect(await within(email).findByTestId('stuck-runs')).toHaveTextContent('0 stuck runs');
+    const score = screen.getByRole('article', { name: 'Health of score_message' });
+    expect(within(score).getByTestId('open-groups')).toHaveTextContent('0 open error groups');
+    expect(within(score).getByTestId('stuck-runs')).toHaveTextContent('1 stuck run');
+    // The page's window, with no task filter: the same question as the error groups panel's.
+    expect(Object.fromEntries(api.calls('/api/v1/monitoring/errors')[0]!.searchParams)).toEqual({ time_window: '24' });
+  });
+
+  it('says nothing of problems it could not load', async () => {
+    installFakeApi({
+      '/api/v1/monitoring/metrics': () => ({ time_window_hours: 24, generated_at: '2026-11-28T12:00:00Z', metrics: [metricsItem('a')] }),
+      '/api/v1/monitoring/timeseries': () => timeseries,
+    });
+    renderWithProviders(<HealthCards />);
+    const card = await screen.findByRole('article', { name: 'Health of a' });
+    expect(within(card).queryByTestId('open-groups')).toBeNull();
+    expect(within(card).queryByTestId('stuck-runs')).toBeNull();
   });
 });

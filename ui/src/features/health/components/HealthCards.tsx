@@ -1,9 +1,10 @@
 import { Empty, LoadError, Loading } from '../../../components/QueryStatus';
+import { useErrors, useStuck } from '../../../lib/problem-queries';
 import { TIME_WINDOWS, parseWindowHours } from '../../../lib/time-windows';
 import { updateSearch, useSearch } from '../../../lib/url-state';
 import { useMetrics } from '../api/get-metrics';
 import { useThroughput } from '../api/get-throughput';
-import { throughputSeries } from '../card-math';
+import { problemCounts, throughputSeries } from '../card-math';
 import { HealthCard } from './HealthCard';
 
 export function WindowSelector({ value }: { value: number }) {
@@ -27,6 +28,9 @@ export function HealthCards() {
   const windowHours = parseWindowHours(useSearch().get('window'));
   const metrics = useMetrics(windowHours);
   const throughput = useThroughput(windowHours);
+  // The Problems section's queries: shared, not fetched a second time.
+  const errors = useErrors(windowHours);
+  const stuck = useStuck();
   const label = TIME_WINDOWS.find((w) => w.hours === windowHours)?.label ?? `${windowHours} h`;
 
   let body;
@@ -37,6 +41,7 @@ export function HealthCards() {
     body = <Empty>No runs in the last {label}. Cards appear as soon as runs are recorded.</Empty>;
   else {
     const series = throughput.data;
+    const problems = problemCounts(errors.data?.groups, stuck.data?.runs);
     body = (
       <div className="cards" aria-busy={metrics.isFetching}>
         {metrics.data.metrics.map((m) => (
@@ -46,6 +51,8 @@ export function HealthCards() {
             throughput={
               series ? throughputSeries(series.points, m.task_name, series.start, series.end, series.bucket_seconds) : []
             }
+            openGroups={problems.openGroups ? (problems.openGroups.get(m.task_name) ?? 0) : null}
+            stuckRuns={problems.stuckRuns ? (problems.stuckRuns.get(m.task_name) ?? 0) : null}
           />
         ))}
       </div>

@@ -14,6 +14,7 @@ export const getHistory = (filters: HistoryFilters, pageSize: number, signal?: A
       start_date: filters.startDate,
       end_date: filters.endDate,
       q: filters.q,
+      error_group: filters.errorGroup,
       page: filters.page,
       page_size: pageSize,
     },

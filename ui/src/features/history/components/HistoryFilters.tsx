@@ -50,10 +50,19 @@ export function HistoryFilters({ filters }: { filters: Filters }) {
       <button type="submit">Search</button>
       <button
         type="button"
-        onClick={() => apply({ taskName: null, status: null, startDate: null, endDate: null, q: null })}
+        onClick={() => apply({ taskName: null, status: null, startDate: null, endDate: null, q: null, errorGroup: null })}
       >
         Clear
       </button>
+      {filters.errorGroup !== null && (
+        // Set from an error group's "Show in history"; it has no field of its own.
+        <span className="filter-chip" data-testid="error-group-filter">
+          Error group #{filters.errorGroup}
+          <button type="button" aria-label={`Clear the error group #${filters.errorGroup} filter`} onClick={() => apply({ errorGroup: null })}>
+            ×
+          </button>
+        </span>
+      )}
     </form>
   );
 }

@@ -129,4 +129,24 @@ describe('HistoryPanel', () => {
       'Could not load the history: start_date must be an RFC 3339 time or a YYYY-MM-DD date, got "x" (400)',
     );
   });
+
+  it("filters by an error group from the URL, shows it, and clears it", async () => {
+    window.history.replaceState(null, '', '/monitoring?error_group=12&status=failed');
+    const api = setUpApi();
+    const user = userEvent.setup();
+    renderWithProviders(<HistoryPanel />);
+    expect(await screen.findByTestId('error-group-filter')).toHaveTextContent('Error group #12');
+    await waitFor(() => expect(lastQuery(api)).toMatchObject({ error_group: '12', status: 'failed' }));
+
+    await user.click(screen.getByRole('button', { name: 'Clear the error group #12 filter' }));
+    expect(window.location.search).toBe('?status=failed');
+    expect(screen.queryByTestId('error-group-filter')).toBeNull();
+    await waitFor(() => expect(lastQuery(api)).toEqual({ status: 'failed', page: '1', page_size: '50' }));
+
+    // Back brings it back; the Clear button clears it with the rest.
+    act(() => window.history.back());
+    expect(await screen.findByTestId('error-group-filter')).toBeInTheDocument();
+    await user.click(screen.getByRole('button', { name: 'Clear' }));
+    expect(window.location.search).toBe('');
+  });
 });

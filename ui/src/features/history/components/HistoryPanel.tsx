@@ -12,7 +12,7 @@ export function HistoryPanel() {
   const filters = useMemo(() => filtersFromSearch(new URLSearchParams(searchString)), [searchString]);
   const query = useHistory(filters);
   const data = query.data;
-  const filtered = Boolean(filters.taskName || filters.status || filters.startDate || filters.endDate || filters.q);
+  const filtered = Boolean(filters.taskName || filters.status || filters.startDate || filters.endDate || filters.q || filters.errorGroup);
 
   let body;
   if (query.isPending) body = <Loading what="the history" />;
@@ -44,7 +44,10 @@ export function HistoryPanel() {
   return (
     <section className="panel" aria-labelledby="history-title">
       <header className="panel-header">
-        <h2 id="history-title">History</h2>
+        {/* Focusable by script: "Show in history" moves here. */}
+        <h2 id="history-title" tabIndex={-1}>
+          History
+        </h2>
         {data && !query.isError && (
           <span className="match-count" data-testid="match-count" aria-live="polite">
             {data.total_is_exact ? `${formatCount(data.total_count)} matches` : `${data.total_count}+ matches`}

@@ -1,9 +1,11 @@
 import { QueryObserver } from '@tanstack/react-query';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { queryKeys } from '../../../lib/query-keys';
-import { historyItem, historyPage, installFakeApi, statusChanged } from '../../../testing/fake-api';
+import { errorsQueryOptions } from '../../../lib/problem-queries';
+import { errorGroupItem, errorsPage, historyItem, historyPage, installFakeApi, statusChanged } from '../../../testing/fake-api';
 import { FakeWebSocket } from '../../../testing/fake-websocket';
 import { fakeSocket, testQueryClient } from '../../../testing/render';
+import type { ErrorGroupCreatedMessage } from '../../../lib/api-types';
 import type { FeedItem } from '../feed-items';
 import { recentRunsQueryOptions } from './get-recent-runs';
 import { FEED_FLUSH_MS, connectLiveSync } from './use-live-sync';
@@ -87,6 +89,86 @@ describe('connectLiveSync', () => {
     expect(historyCalls()).toBe(4);
     ws().serverOpen();
     await vi.waitFor(() => expect(historyCalls()).toBe(6));
+    disconnect();
+  });
+});
+
+describe('connectLiveSync and the error groups', () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ shouldAdvanceTime: true });
+    FakeWebSocket.reset();
+  });
+  afterEach(() => vi.useRealTimers());
+
+  async function setUp() {
+    let groups = [errorGroupItem({ id: 1 })];
+    const api = installFakeApi({
+      '/api/v1/monitoring/errors': () => errorsPage(groups),
+      '/api/v1/monitoring/history': () => historyPage([]),
+    });
+    const queryClient = testQueryClient();
+    const socket = fakeSocket();
+    const disconnect = connectLiveSync(queryClient, socket);
+    // Observed, as by the mounted panel.
+    const observer = new QueryObserver(queryClient, errorsQueryOptions(24));
+    const unsubscribe = observer.subscribe(() => undefined);
+    await vi.waitFor(() => expect(observer.getCurrentResult().isSuccess).toBe(true));
+    socket.start();
+    FakeWebSocket.latest().serverOpen();
+    return {
+      errorFetches: () => api.calls('/api/v1/monitoring/errors').length,
+      addGroup: (group: ReturnType<typeof errorGroupItem>) => (groups = [group, ...groups]),
+      observer,
+      ws: () => FakeWebSocket.latest(),
+      disconnect: () => {
+        disconnect();
+        unsubscribe();
+      },
+    };
+  }
+
+  const created: ErrorGroupCreatedMessage = {
+    type: 'error_group_created',
+    task_name: 'send_email',
+    timestamp: '2026-11-28T12:00:00Z',
+    data: { id: 2, error_type: 'ValueError', message: 'bad address', first_seen: '2026-11-28T12:00:00Z' },
+  };
+
+  it('refetches the groups when a new group is created, so it shows up marked new', async () => {
+    const { errorFetches, addGroup, observer, ws, disconnect } = await setUp();
+    expect(errorFetches()).toBe(1);
+    addGroup(errorGroupItem({ id: 2, is_new: true }));
+    ws().serverSend(created);
+    await vi.waitFor(() => expect(observer.getCurrentResult().data?.groups.map((g) => g.id)).toEqual([2, 1]));
+    expect(observer.getCurrentResult().data?.groups[0]?.is_new).toBe(true);
+    disconnect();
+  });
+
+  it('refreshes the groups after failures, throttled like the aggregates, and not after other changes', async () => {
+    const { errorFetches, ws, disconnect } = await setUp();
+    for (let i = 0; i < 20; i += 1) ws().serverSend(statusChanged(i, 'success'));
+    vi.advanceTimersByTime(5000);
+    expect(errorFetches()).toBe(1);
+
+    for (let i = 20; i < 70; i += 1) ws().serverSend(statusChanged(i, 'failed'));
+    ws().serverSend(created);
+    await vi.waitFor(() => expect(errorFetches()).toBe(2));
+    // Once more a second later (the last change may not have been in that answer), then quiet.
+    vi.advanceTimersByTime(1000);
+    await vi.waitFor(() => expect(errorFetches()).toBe(3));
+    vi.advanceTimersByTime(5000);
+    expect(errorFetches()).toBe(3);
+    disconnect();
+  });
+
+  it('ignores message types it does not know, and goes on after them', async () => {
+    const { errorFetches, ws, disconnect } = await setUp();
+    expect(() => ws().serverSend({ type: 'something_new', timestamp: '2026-11-28T12:00:00Z', data: { x: 1 } })).not.toThrow();
+    ws().serverSend({ type: 'subscribed', timestamp: '2026-11-28T12:00:00Z', data: { task_names: null, statuses: null } });
+    vi.advanceTimersByTime(5000);
+    expect(errorFetches()).toBe(1);
+    ws().serverSend(created);
+    await vi.waitFor(() => expect(errorFetches()).toBe(2));
     disconnect();
   });
 });

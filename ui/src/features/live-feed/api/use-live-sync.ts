@@ -1,7 +1,9 @@
 // Feeds the WebSocket into TanStack Query's cache (the only store): status changes are prepended
 // to the live feed's data and make the aggregates stale (at most once a second, and once more a
-// second after the last change, past the API's read cache); a resync or a
-// reconnection invalidates everything, which refetches the feed's recent runs from the history.
+// second after the last change, past the API's read cache); failures and new error groups make
+// the error groups stale, throttled the same way; a resync or a reconnection invalidates
+// everything, which refetches the feed's recent runs from the history. Other messages (a type
+// this page does not know yet, say) are ignored.
 import { useQueryClient, type QueryClient, type QueryKey } from '@tanstack/react-query';
 import { useEffect } from 'react';
 import type { TaskStatusChangedMessage } from '../../../lib/api-types';
@@ -50,8 +52,14 @@ export function connectLiveSync(queryClient: QueryClient, socket: MonitoringSock
     void queryClient.invalidateQueries({ queryKey: queryKeys.runAll });
   }, AGGREGATE_REFRESH_MS);
 
+  // Only failures change the error groups (a count, a new group, a resolved one reopening).
+  const refreshErrors = refreshAfterChanges(() => {
+    void queryClient.invalidateQueries({ queryKey: queryKeys.errorsAll });
+  }, AGGREGATE_REFRESH_MS);
+
   const refetchEverything = () => {
     refreshAggregates.cancel();
+    refreshErrors.cancel();
     void queryClient.invalidateQueries();
   };
 
@@ -62,6 +70,11 @@ export function connectLiveSync(queryClient: QueryClient, socket: MonitoringSock
         if (pending.length > FEED_BOUND) pending = pending.slice(-FEED_BOUND);
         scheduleFlush();
         refreshAggregates();
+        if (message.status === 'failed') refreshErrors();
+        break;
+      case 'error_group_created':
+        // The new group shows up (marked new) without a reload.
+        refreshErrors();
         break;
       case 'resync':
         pending = [];
@@ -76,6 +89,7 @@ export function connectLiveSync(queryClient: QueryClient, socket: MonitoringSock
     offMessage();
     offReconnect();
     refreshAggregates.cancel();
+    refreshErrors.cancel();
     if (flushTimer !== null) clearTimeout(flushTimer);
   };
 }

@@ -3,7 +3,7 @@ import { StatusBadge } from '../../../components/StatusBadge';
 import type { StuckItem } from '../../../lib/api-types';
 import { formatDuration, formatTime } from '../../../lib/format';
 import { updateSearch } from '../../../lib/url-state';
-import { useStuck } from '../api/get-stuck';
+import { useStuck } from '../../../lib/problem-queries';
 
 const THRESHOLD_ORIGIN: Record<StuckItem['threshold_source'], string> = {
   configured: 'set by --stuck-threshold',
