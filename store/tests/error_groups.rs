@@ -324,3 +324,71 @@ on_both_backends!(
     a_resolved_group_failing_again_reopens_as_a_regression,
     a_more_complete_traceback_moves_the_run_to_its_group,
 );
+
+/// A bulk import (backfills, the benchmark's data) groups its failed runs like a batch write.
+#[sqlx::test(migrations = "../migrations")]
+async fn an_import_groups_its_failed_runs(pool: sqlx::PgPool) {
+    let now = Utc::now();
+    let backend = Backend::postgres(pool.clone());
+    let store = store(&backend, now).await;
+    let pg = tasklens_store::PgStore::from_pool(pool);
+    let lives = [
+        failing(
+            "a",
+            "score_message",
+            now - TimeDelta::minutes(30),
+            "rate limited",
+        ),
+        failing(
+            "b",
+            "score_message",
+            now - TimeDelta::minutes(20),
+            "rate limited",
+        ),
+        failing(
+            "c",
+            "embed_atoms_batch",
+            now - TimeDelta::minutes(10),
+            "out of memory",
+        ),
+        Life::new("ok", "score_message", now - TimeDelta::minutes(5)),
+    ];
+    let ids = pg.reserve_ids(lives.len()).await.expect("ids");
+    let runs: Vec<tasklens_store::StoredRun> = lives
+        .iter()
+        .zip(ids)
+        .map(|(life, id)| {
+            let state = life.finished().run;
+            tasklens_store::StoredRun {
+                id,
+                created_at: state.started_at.expect("started"),
+                updated_at: now,
+                state,
+            }
+        })
+        .collect();
+    assert_eq!(pg.import_runs(&runs).await.expect("import"), 4);
+    let groups = window(&store, 1).await;
+    let counts: Vec<_> = groups
+        .iter()
+        .map(|g| (g.group.task_name.as_str(), g.group.total, g.count))
+        .collect();
+    assert_eq!(
+        counts,
+        vec![("embed_atoms_batch", 1, 1), ("score_message", 2, 2)]
+    );
+    let page = store
+        .history(&HistoryQuery {
+            error_group: Some(groups[1].group.id),
+            ..HistoryQuery::default()
+        })
+        .await
+        .expect("history");
+    let mut task_ids: Vec<_> = page
+        .items
+        .iter()
+        .map(|r| r.state.task_id.as_str())
+        .collect();
+    task_ids.sort_unstable();
+    assert_eq!(task_ids, ["a", "b"]);
+}

@@ -150,6 +150,9 @@ async fn http(
             format!("history?status=running&start_date={month}"),
         ),
         ("stuck".into(), "stuck".into()),
+        ("errors, 24 h".into(), "errors?time_window=24".into()),
+        ("errors, 7 d".into(), "errors?time_window=168".into()),
+        ("errors, 30 d".into(), "errors?time_window=720".into()),
         (
             "history: q=rate limit".into(),
             "history?q=rate%20limit".into(),

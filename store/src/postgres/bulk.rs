@@ -4,12 +4,15 @@
 use std::collections::HashSet;
 
 use sqlx::{PgPool, Row};
-use tasklens_model::{Contribution, RollupChanges};
+use tasklens_model::{Contribution, RollupChanges, TaskStatus};
 
 use super::copy::{COPY_KEYS, COPY_RUNS, CopyBuffer, encode_run};
+use super::groups::write_groups;
 use super::rollups::apply_rollups;
+use crate::core::batch::batch_time;
+use crate::core::groups::GroupChanges;
 use crate::error::StoreError;
-use crate::runs::StoredRun;
+use crate::runs::{RunChange, StoredRun};
 
 /// Reserves `n` ids from the runs' sequence.
 pub(super) async fn reserve_ids(pool: &PgPool, n: usize) -> Result<Vec<i64>, StoreError> {
@@ -34,12 +37,16 @@ pub(super) async fn copy_rows(pool: &PgPool, runs: &[StoredRun]) -> Result<u64, 
     Ok(copy.finish().await?)
 }
 
-/// Imports new runs completely (rows, identities, rollups) in one transaction.
+/// Imports new runs completely (rows, identities, rollups, error groups) in one transaction.
+/// Imports publish no live events.
 pub(super) async fn import_runs(pool: &PgPool, runs: &[StoredRun]) -> Result<u64, StoreError> {
     let mut keys = HashSet::with_capacity(runs.len());
     let mut rows = CopyBuffer::new();
     let mut identities = CopyBuffer::new();
     let mut rollups = RollupChanges::default();
+    // The failed runs, as the changes the group plan's indices refer to.
+    let mut failed = Vec::new();
+    let mut groups = GroupChanges::default();
     for run in runs {
         let digest = run.state.key().digest();
         if !keys.insert(digest) {
@@ -54,6 +61,13 @@ pub(super) async fn import_runs(pool: &PgPool, runs: &[StoredRun]) -> Result<u64
         identities.i64(Some(run.id));
         identities.time(Some(run.created_at));
         rollups.record(run.created_at, None, &Contribution::of(&run.state));
+        if run.state.status == TaskStatus::Failed {
+            groups.record(failed.len(), run.created_at, None, &run.state);
+            failed.push(RunChange {
+                run: run.clone(),
+                previous_status: None,
+            });
+        }
     }
     let mut tx = pool.begin().await?;
     let mut copy = tx.copy_in_raw(COPY_KEYS).await?;
@@ -62,6 +76,7 @@ pub(super) async fn import_runs(pool: &PgPool, runs: &[StoredRun]) -> Result<u64
     let mut copy = tx.copy_in_raw(COPY_RUNS).await?;
     copy.send(rows.finish()).await?;
     let written = copy.finish().await?;
+    write_groups(&failed, &groups, batch_time(), &mut tx).await?;
     apply_rollups(rollups.into_changes(), &mut tx).await?;
     tx.commit().await?;
     Ok(written)
