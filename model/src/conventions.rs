@@ -22,6 +22,11 @@ pub const TASK_PARAMS: &str = "tasklens.task.params";
 pub const TASK_QUEUE: &str = "tasklens.task.queue";
 /// Explicit state: `pending`, `running`, `success` or `failed`.
 pub const TASK_STATE: &str = "tasklens.task.state";
+/// The task system whose run the span reports, when it is not one of tasklens's own: one of the
+/// collector's source names (`celery`, `taskiq`, ...). A start signal added to a Celery or
+/// TaskIQ worker says `celery` or `taskiq`, so it lands on the row of that library's own spans
+/// (same source, task id and attempt) instead of a row of its own. Absent: `tasklens`.
+pub const TASK_SOURCE: &str = "tasklens.task.source";
 /// When the task was enqueued, in Unix nanoseconds (from the message headers), on start and run
 /// spans: it gives the queue wait.
 pub const TASK_ENQUEUED_AT: &str = "tasklens.task.enqueued_at_unix_nano";

@@ -1,5 +1,8 @@
 //! README.md documents every subcommand and every flag with its environment variable: the table
 //! is the one place a user looks, so it must not fall behind the binary.
+//!
+//! docs/conventions.md shows the Python start signals in full: the code shown must be the code
+//! of their files, which tests/tests/python_start_signal.rs runs.
 
 use std::path::PathBuf;
 
@@ -65,4 +68,53 @@ fn the_readme_lists_every_subcommand_and_every_flag_with_its_variable() {
         }
     }
     assert!(missing.is_empty(), "README.md lacks: {missing:#?}");
+}
+
+/// `docs/conventions.md` shows the Python start signals in full, each after a
+/// `<!-- file: PATH -->` marker: the shown code must be the file's, so the two never drift, and
+/// every module of `integrations/python/tasklens_start/` but the package's `__init__.py` is shown.
+#[test]
+fn the_conventions_show_the_python_start_signals_as_they_are() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let doc = std::fs::read_to_string(root.join("docs/conventions.md")).expect("conventions.md");
+    let mut shown = Vec::new();
+    let mut rest = doc.as_str();
+    while let Some((_, after)) = rest.split_once("<!-- file: ") {
+        let (path, after) = after.split_once(" -->").expect("a marker ends with -->");
+        let block = after
+            .trim_start_matches('\n')
+            .strip_prefix("```python\n")
+            .unwrap_or_else(|| panic!("no python code block right after the marker of {path}"));
+        let (code, after) = block
+            .split_once("\n```\n")
+            .unwrap_or_else(|| panic!("the code block of {path} does not end"));
+        let file =
+            std::fs::read_to_string(root.join(path)).unwrap_or_else(|e| panic!("{path}: {e}"));
+        assert_eq!(
+            format!("{code}\n"),
+            file,
+            "docs/conventions.md shows another {path} than the file"
+        );
+        shown.push(path.to_owned());
+        rest = after;
+    }
+    let folder = "integrations/python/tasklens_start";
+    let mut modules: Vec<String> = std::fs::read_dir(root.join(folder))
+        .expect("the start signals' folder")
+        .map(|entry| {
+            entry
+                .expect("entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .filter(|name| name.ends_with(".py") && name != "__init__.py")
+        .map(|name| format!("{folder}/{name}"))
+        .collect();
+    modules.sort();
+    shown.sort();
+    assert_eq!(
+        shown, modules,
+        "docs/conventions.md must show each module once"
+    );
 }

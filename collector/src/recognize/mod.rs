@@ -12,6 +12,9 @@
 //! | `sidekiq`   | `messaging.system` = `sidekiq`                                              |
 //! | `messaging` | `messaging.system`, with operation `process` (CONSUMER) or `send`/`create`/`publish` (PRODUCER) |
 //!
+//! A `tasklens` span that names another source (`tasklens.task.source`, the start signal of a
+//! Celery or TaskIQ worker) is counted as `tasklens` here, and its run filed under that source.
+//!
 //! Anything else is counted as ignored, never an error. A claimed span either yields one event
 //! or is rejected with a reason (bad ids, missing times, no task id...); a recognizer may also
 //! find that a claimed span is not a run after all (e.g. a Celery span whose action is neither
@@ -30,7 +33,8 @@
 //!
 //! Joins across requests (all bounded by `join_capacity` entries each, oldest forgotten first):
 //! - TaskIQ run spans carry no task id: it is their parent producer span's message id (see
-//!   `taskiq.rs` for the fallback when the parent was not seen);
+//!   `taskiq.rs` for the fallback when the parent was not seen, and for the run spans that the
+//!   tasklens start middleware stamps with their id);
 //! - Celery retry producers are children of the run that asked for the retry: they enqueue the
 //!   next attempt;
 //! - exceptions reported as log records join the run span they were logged in (see

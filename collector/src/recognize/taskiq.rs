@@ -11,6 +11,11 @@
 //!   attempt = the run span's own retry label. The fallback is remembered, so when that
 //!   producer span arrives later its pending report goes under the same fallback key, and a
 //!   copy of the run span delivered again keeps it too: the reports of one run always merge.
+//! - A run span stamped with `tasklens.task.id` (and `tasklens.task.attempt`, default 0) by the
+//!   tasklens start middleware (`docs/conventions.md`) is filed under that id and attempt, with
+//!   neither the join nor a fallback: they are exactly those of the start signal the middleware
+//!   sent from the same worker, so the running and the finished report land on one row
+//!   whether or not the producer span was seen.
 //! - The retry label on a run span is read after TaskIQ's retry middleware has handled a
 //!   failure, and that middleware increments it in place when it kicks the retry: a run span
 //!   with `taskiq.retry.reason` has a label one above its own attempt (recorded fixtures: the
@@ -23,6 +28,7 @@
 //!   action is not a run (ignored).
 
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
+use tasklens_model::conventions::{TASK_ATTEMPT, TASK_ID};
 use tasklens_model::limits::{MAX_NAME_BYTES, cap_text};
 use tasklens_model::{RunKey, SourceSystem, TaskStatus};
 
@@ -113,7 +119,10 @@ fn run(view: &SpanView<'_>, joins: &mut Joins) -> Outcome {
         n if n > 0 && retry_reason.is_some() => n - 1,
         n => n,
     };
-    let key = run_key(&envelope, own_attempt, joins);
+    let key = match stamped_key(attrs)? {
+        Some(key) => key,
+        None => run_key(&envelope, own_attempt, joins),
+    };
     let status = if view.reports_error() || retry_reason.is_some() {
         TaskStatus::Failed
     } else {
@@ -131,7 +140,24 @@ fn run(view: &SpanView<'_>, joins: &mut Joins) -> Outcome {
     }))
 }
 
-/// The key of a run span: its producer's, else a remembered fallback, else a new fallback.
+/// The identity the tasklens start middleware stamped on a run span, if it did.
+fn stamped_key(attrs: Attrs<'_>) -> Result<Option<RunKey>, String> {
+    if !attrs.contains(TASK_ID) {
+        return Ok(None);
+    }
+    let task_id = attrs.required_id(TASK_ID)?;
+    let attempt = match attrs.int(TASK_ATTEMPT)? {
+        Some(n) => to_attempt(TASK_ATTEMPT, n)?,
+        None => 0,
+    };
+    Ok(Some(RunKey {
+        source: SourceSystem::Taskiq,
+        task_id,
+        attempt,
+    }))
+}
+
+/// The key of an unstamped run span: its producer's, else a remembered fallback, else a new fallback.
 fn run_key(envelope: &Envelope, own_attempt: i32, joins: &mut Joins) -> RunKey {
     let Some(parent) = envelope.parent else {
         return RunKey {
@@ -415,6 +441,61 @@ mod tests {
                 format!(
                     "span {} (\"send/x\"): no task id: messaging.message.id and messaging.message_id are missing",
                     sid_hex(2)
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_stamped_run_is_filed_under_its_stamp_whatever_was_seen() {
+        // the start middleware stamps the run span; its producer was never seen (a producer
+        // without instrumentation), then is seen late (another export of the same trace)
+        let stamped = || {
+            execute(0x1f, 0x5b)
+                .attr(TASK_ID, s(MESSAGE))
+                .attr(TASK_ATTEMPT, i(1))
+                .attr(RETRY_REASON, s("unavailable (attempt 1)"))
+                .attr("taskiq._retries", i(2))
+        };
+        let mut recognizer = recognizer();
+        let run = recognizer.traces(&traces(vec![stamped().build()]), observed());
+        let producer = recognizer.traces(
+            &traces(vec![send(0x5b).attr("taskiq._retries", s("1")).build()]),
+            observed(),
+        );
+        assert_eq!(
+            summary(&[&run, &producer]),
+            vec![
+                row(MESSAGE, 1, TaskStatus::Pending, None),
+                row(
+                    MESSAGE,
+                    1,
+                    TaskStatus::Failed,
+                    Some("unavailable (attempt 1)")
+                ),
+            ]
+        );
+        // a stamp without an attempt is attempt 0; a broken stamp is refused, never guessed
+        let first = execute(2, 1).attr(TASK_ID, s(MESSAGE));
+        assert_eq!(single(&recognize_spans(vec![first.build()])).run.attempt, 0);
+        let broken = recognize_spans(vec![
+            execute(2, 1).attr(TASK_ID, s(" ")).build(),
+            execute(3, 1)
+                .attr(TASK_ID, s(MESSAGE))
+                .attr(TASK_ATTEMPT, s("second"))
+                .build(),
+        ]);
+        assert!(broken.events.is_empty());
+        assert_eq!(
+            broken.rejected,
+            vec![
+                format!(
+                    "span {} (\"execute/{TASK}\"): tasklens.task.id is empty",
+                    sid_hex(2)
+                ),
+                format!(
+                    "span {} (\"execute/{TASK}\"): tasklens.task.attempt is \"second\", expected an integer",
+                    sid_hex(3)
                 ),
             ]
         );

@@ -1,6 +1,11 @@
 //! This project's own span conventions (`tasklens_model::conventions`).
 //!
-//! - Identity: `tasklens.task.id` (required), `tasklens.task.attempt` (integer, default 0).
+//! - Identity: `tasklens.task.id` (required), `tasklens.task.attempt` (integer, default 0), and
+//!   the source `tasklens.task.source` (default `tasklens`): a start signal added to a Celery or
+//!   TaskIQ worker names `celery` or `taskiq` and carries the id and attempt that library's
+//!   recognizer files the run under, so both reports merge into one row. Another value, or a
+//!   value that is not a string, is rejected: filed under a guessed source, the report would
+//!   make a row of its own.
 //! - State: an explicit `tasklens.task.state` wins (an unknown value is rejected); otherwise a
 //!   PRODUCER span is pending, a CONSUMER span is finished (failed on status ERROR or an
 //!   `exception` event, else success); any other kind without a state is rejected, since its
@@ -19,7 +24,7 @@ use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use serde_json::Value as Json;
 use tasklens_model::conventions::{
     ERROR_CHAIN, TASK_ATTEMPT, TASK_ENQUEUED_AT, TASK_ID, TASK_NAME, TASK_PARAMS, TASK_QUEUE,
-    TASK_STATE,
+    TASK_SOURCE, TASK_STATE,
 };
 use tasklens_model::{Redactor, RunKey, SourceSystem, TaskStatus};
 
@@ -39,6 +44,7 @@ pub(crate) fn recognize(view: &SpanView<'_>, redactor: &Redactor) -> Outcome {
         }
         None => String::new(),
     };
+    let source = source(attrs)?;
     let task_id = attrs.required_id(TASK_ID)?;
     let attempt = match attrs.int(TASK_ATTEMPT)? {
         Some(n) => to_attempt(TASK_ATTEMPT, n)?,
@@ -60,7 +66,7 @@ pub(crate) fn recognize(view: &SpanView<'_>, redactor: &Redactor) -> Outcome {
         },
     };
     let key = RunKey {
-        source: SourceSystem::Tasklens,
+        source,
         task_id,
         attempt,
     };
@@ -129,6 +135,30 @@ fn explicit_state(attrs: Attrs<'_>) -> Result<Option<TaskStatus>, String> {
     }
 }
 
+/// Which system's run the span reports (see the module docs); blank counts as absent, as for
+/// the state.
+fn source(attrs: Attrs<'_>) -> Result<SourceSystem, String> {
+    match attrs.value(TASK_SOURCE) {
+        None => Ok(SourceSystem::Tasklens),
+        Some(Value::StringValue(source)) if source.trim().is_empty() => Ok(SourceSystem::Tasklens),
+        Some(Value::StringValue(source)) => source
+            .trim()
+            .to_ascii_lowercase()
+            .parse::<SourceSystem>()
+            .map_err(|err| {
+                format!(
+                    "{TASK_SOURCE} is {:?}, expected one of {}",
+                    preview(source),
+                    err.allowed
+                )
+            }),
+        Some(other) => Err(format!(
+            "{TASK_SOURCE} is {}, expected a string",
+            type_name(other)
+        )),
+    }
+}
+
 /// The enqueue time from the message headers; an unusable value is dropped (it is optional).
 fn enqueued_at(attrs: Attrs<'_>) -> Option<chrono::DateTime<chrono::Utc>> {
     let nanos = attrs.int(TASK_ENQUEUED_AT).ok().flatten()?;
@@ -152,6 +182,7 @@ fn params(attrs: Attrs<'_>, redactor: &Redactor) -> Option<Json> {
 mod tests {
     use super::super::testing::*;
     use super::*;
+    use opentelemetry_proto::tonic::common::v1::AnyValue;
     use serde_json::json;
     use tasklens_model::RunState;
 
@@ -350,6 +381,143 @@ mod tests {
                 recognized.rejected[0]
             );
         }
+    }
+
+    /// The start signal a Celery or TaskIQ worker sends (`docs/conventions.md`).
+    fn start_signal(source: AnyValue) -> SpanBuilder {
+        SpanBuilder::new("start score_message")
+            .kind(SpanKind::Internal)
+            .ids(4, 9)
+            .parent(1)
+            .times(T0 + MS, T0 + MS)
+            .attr(TASK_NAME, s("score_message"))
+            .attr(TASK_ID, s("t-1"))
+            .attr(TASK_ATTEMPT, i(1))
+            .attr(TASK_STATE, s("running"))
+            .attr(TASK_SOURCE, source)
+    }
+
+    #[test]
+    fn the_source_attribute_files_the_run_under_another_system() {
+        let cases = [
+            (s("celery"), SourceSystem::Celery),
+            (s(" TaskIQ "), SourceSystem::Taskiq),
+            (s("tasklens"), SourceSystem::Tasklens),
+            (s(""), SourceSystem::Tasklens),
+        ];
+        for (value, source) in cases {
+            let run = recognized_run(start_signal(value.clone()));
+            assert_eq!(
+                run.key(),
+                RunKey {
+                    source,
+                    task_id: "t-1".into(),
+                    attempt: 1
+                },
+                "{value:?}"
+            );
+            assert_eq!(run.status, TaskStatus::Running);
+        }
+        let rejected = |value: AnyValue| recognize_spans(vec![start_signal(value).build()]);
+        for (value, reason) in [
+            (
+                s("rq"),
+                "tasklens.task.source is \"rq\", expected one of tasklens, celery, taskiq, bullmq, sidekiq, messaging",
+            ),
+            (i(2), "tasklens.task.source is an int, expected a string"),
+        ] {
+            let recognized = rejected(value);
+            assert!(recognized.events.is_empty(), "{reason}");
+            assert_eq!(
+                recognized.rejected,
+                vec![format!(
+                    "span {} (\"start score_message\"): {reason}",
+                    sid_hex(9)
+                )]
+            );
+        }
+    }
+
+    /// The start signal before or after the library's own spans gives one run that ends in the
+    /// run span's state (a late "running" never reopens it).
+    fn converges(start: SpanBuilder, library_spans: Vec<SpanBuilder>, status: TaskStatus) {
+        let library: Vec<_> = library_spans.into_iter().map(SpanBuilder::build).collect();
+        let start = start.build();
+        let start_first = std::iter::once(start.clone()).chain(library.clone());
+        let start_last = library.into_iter().chain(std::iter::once(start));
+        for order in [start_first.collect::<Vec<_>>(), start_last.collect()] {
+            let mut recognizer = recognizer();
+            // one request per span, as separate exports would arrive
+            let events: Vec<RunState> = order
+                .into_iter()
+                .flat_map(|span| recognizer.traces(&traces(vec![span]), observed()).events)
+                .map(|event| event.run)
+                .collect();
+            let key = events[0].key();
+            assert!(events.iter().all(|e| e.key() == key), "{events:#?}");
+            let merged = events
+                .iter()
+                .cloned()
+                .reduce(RunState::merge)
+                .expect("events");
+            assert_eq!(merged.status, status);
+            // the run span started before the start signal: the run started then
+            assert_eq!(merged.started_at, Some(at(T0)));
+            // whatever the order of the merge itself
+            let back = events.into_iter().rev().reduce(RunState::merge);
+            assert_eq!(back, Some(merged));
+        }
+    }
+
+    #[test]
+    fn a_celery_start_signal_merges_with_the_celery_run() {
+        let run = SpanBuilder::consumer("run/score_message")
+            .ids(4, 1)
+            .attr("celery.action", s("run"))
+            .attr("celery.task_name", s("score_message"))
+            .attr("messaging.message.id", s("t-1"))
+            .attr("celery.retries", i(1));
+        converges(
+            start_signal(s("celery")),
+            vec![run.clone().attr("celery.state", s("SUCCESS"))],
+            TaskStatus::Success,
+        );
+        converges(
+            start_signal(s("celery")),
+            vec![run.attr("celery.state", s("FAILURE")).error("boom")],
+            TaskStatus::Failed,
+        );
+    }
+
+    #[test]
+    fn a_taskiq_start_signal_merges_with_the_taskiq_run() {
+        let execute = SpanBuilder::consumer("execute/score_message")
+            .ids(4, 1)
+            .parent(7)
+            .attr("taskiq.action", s("execute"))
+            .attr("taskiq.task_name", s("score_message"));
+        let send = SpanBuilder::producer("send/score_message")
+            .ids(4, 7)
+            .attr("taskiq.action", s("send"))
+            .attr("messaging.message.id", s("t-1"))
+            .attr("taskiq._retries", s("1"));
+        // joined to its producer
+        converges(
+            start_signal(s("taskiq")),
+            vec![send, execute.clone()],
+            TaskStatus::Success,
+        );
+        // no producer seen: the stamp the middleware put on the run span gives the key
+        converges(
+            start_signal(s("taskiq")),
+            vec![
+                execute
+                    .attr(TASK_ID, s("t-1"))
+                    .attr(TASK_ATTEMPT, i(1))
+                    .error("boom"),
+            ],
+            TaskStatus::Failed,
+        );
     }
 
     #[test]
