@@ -129,11 +129,14 @@ impl<B: Backend> TaskStore for B {
         task_name: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Vec<StuckRun>, StoreError> {
-        let in_flight = self.in_flight(task_name, IN_FLIGHT_SCAN).await?;
+        // Two independent reads on two connections: the answer waits for the slower one only.
+        let (in_flight, metrics) = tokio::try_join!(
+            self.in_flight(task_name, IN_FLIGHT_SCAN),
+            self.metrics(now - StuckThresholds::HISTORY)
+        )?;
         if in_flight.is_empty() {
             return Ok(Vec::new());
         }
-        let metrics = self.metrics(now - StuckThresholds::HISTORY).await?;
         let recent = stuck::recent_p99s(&metrics);
         Ok(stuck::stuck_among(in_flight, &recent, thresholds, now))
     }

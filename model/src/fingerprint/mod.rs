@@ -36,8 +36,9 @@ pub use normalize::normalize_message;
 use normalize::normalize_type;
 
 /// The version of the algorithm below. Change it with any change that moves a failure to
-/// another group (normalisation, frame rules, hashed fields).
-pub const FINGERPRINT_VERSION: u16 = 1;
+/// another group (normalisation, frame rules, hashed fields). 2: hex ids that end in letters
+/// (`org-14820044109d`) are ids, no longer numbers with a unit.
+pub const FINGERPRINT_VERSION: u16 = 2;
 
 /// The group of a failure: which algorithm computed it, and its hash.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -14,6 +14,9 @@
 //! | `0x…`, or 8+ hex digits with a digit (`a3f9c2d18e`)   | `<hex>`   |
 //! | another word mixing digits and letters (`Xk9fQ2mZ`)   | `<id>`    |
 //!
+//! 8+ hex digits with a digit and a letter are `<hex>` even when the letters come last
+//! (`org-14820044109d`): such a word is an id, not a number with a unit.
+//!
 //! A word is a run of ASCII letters and digits, so ids inside paths and names are found too:
 //! `/users/42/orders` → `/users/<num>/orders`, `job_123` → `job_<num>`. Words that start with a
 //! letter and end in digits (`utf8`, `user42`, `http2`) are names and kept.
@@ -201,7 +204,10 @@ fn push_word(word: &str, out: &mut String) {
     if bytes[0].is_ascii_digit() {
         let lead = bytes.iter().take_while(|b| b.is_ascii_digit()).count();
         let rest = &word[lead..];
-        if rest.bytes().all(|b| b.is_ascii_alphabetic()) {
+        if bytes.len() >= 8 && all_hex {
+            // an id whose hex letters happen to come last (`org-14820044109d`), not a unit
+            out.push_str("<hex>");
+        } else if rest.bytes().all(|b| b.is_ascii_alphabetic()) {
             // a number with its unit: 20s, 5ms, 100MB
             out.push_str("<num>");
             out.push_str(rest);

@@ -25,6 +25,13 @@ fn variable_parts_become_placeholders() {
         ),
         ("object at 0x7f3a2c1d9e80", "object at <hex>"),
         ("commit a3f9c2d18e not found", "commit <hex> not found"),
+        // hex ids whose letters come last are ids, whatever their letters (not `<num>d`)
+        (
+            "in organization org-14820044109d on tokens",
+            "in organization org-<hex> on tokens",
+        ),
+        ("org-578513545ffb", "org-<hex>"),
+        ("timeout after 30000000ms", "timeout after <num>ms"),
         ("session Xk9fQ2mZ7w expired", "session <id> expired"),
         (
             "task 88bad065-713d-46e7-9db8-f3cc84c8f9d2 lost",
