@@ -229,6 +229,23 @@ impl GroupIds {
 }
 
 impl GroupChanges {
+    /// Each change's group to write on its row, by index in the plan's changes: `None` leaves
+    /// the row's group as it is; `Some(group)` sets it (`Some(None)`: no group any more).
+    pub(crate) fn row_groups(
+        &self,
+        ids: &GroupIds,
+        changes: usize,
+    ) -> Result<Vec<Option<Option<i64>>>, crate::error::StoreError> {
+        let mut rows = vec![None; changes];
+        for (index, group) in &self.assignments {
+            let slot = rows.get_mut(*index).ok_or_else(|| {
+                crate::error::StoreError::Corrupt(format!("no change {index} in the batch"))
+            })?;
+            *slot = Some(group.as_ref().map(|fp| ids.id_of(fp)).transpose()?);
+        }
+        Ok(rows)
+    }
+
     /// The groups this batch created, each announced on the first of the batch's changes that
     /// put a run in it (by index in the plan's changes). The database says which groups it
     /// created, so of two writers racing to create a group exactly one announces it.

@@ -4,15 +4,15 @@
 use std::collections::HashSet;
 
 use sqlx::{PgPool, Row};
-use tasklens_model::{Contribution, RollupChanges, TaskStatus};
+use tasklens_model::{Contribution, RollupChanges};
 
 use super::copy::{COPY_KEYS, COPY_RUNS, CopyBuffer, encode_run};
-use super::groups::write_groups;
+use super::groups::upsert_groups;
 use super::rollups::apply_rollups;
 use crate::core::batch::batch_time;
 use crate::core::groups::GroupChanges;
 use crate::error::StoreError;
-use crate::runs::{RunChange, StoredRun};
+use crate::runs::StoredRun;
 
 /// Reserves `n` ids from the runs' sequence.
 pub(super) async fn reserve_ids(pool: &PgPool, n: usize) -> Result<Vec<i64>, StoreError> {
@@ -29,7 +29,7 @@ pub(super) async fn reserve_ids(pool: &PgPool, n: usize) -> Result<Vec<i64>, Sto
 pub(super) async fn copy_rows(pool: &PgPool, runs: &[StoredRun]) -> Result<u64, StoreError> {
     let mut buf = CopyBuffer::new();
     for run in runs {
-        encode_run(&mut buf, run);
+        encode_run(&mut buf, run, None);
     }
     let mut conn = pool.acquire().await?;
     let mut copy = conn.copy_in_raw(COPY_RUNS).await?;
@@ -44,10 +44,9 @@ pub(super) async fn import_runs(pool: &PgPool, runs: &[StoredRun]) -> Result<u64
     let mut rows = CopyBuffer::new();
     let mut identities = CopyBuffer::new();
     let mut rollups = RollupChanges::default();
-    // The failed runs, as the changes the group plan's indices refer to.
-    let mut failed = Vec::new();
+    // The plan's change indices are the runs' indices here.
     let mut groups = GroupChanges::default();
-    for run in runs {
+    for (index, run) in runs.iter().enumerate() {
         let digest = run.state.key().digest();
         if !keys.insert(digest) {
             return Err(StoreError::InvalidQuery(format!(
@@ -55,28 +54,24 @@ pub(super) async fn import_runs(pool: &PgPool, runs: &[StoredRun]) -> Result<u64
                 run.state.key()
             )));
         }
-        encode_run(&mut rows, run);
         identities.tuple(3);
         identities.raw(digest.as_bytes());
         identities.i64(Some(run.id));
         identities.time(Some(run.created_at));
         rollups.record(run.created_at, None, &Contribution::of(&run.state));
-        if run.state.status == TaskStatus::Failed {
-            groups.record(failed.len(), run.created_at, None, &run.state);
-            failed.push(RunChange {
-                run: run.clone(),
-                previous_status: None,
-            });
-        }
+        groups.record(index, run.created_at, None, &run.state);
     }
     let mut tx = pool.begin().await?;
+    let group_ids = upsert_groups(&groups, batch_time(), &mut tx).await?;
+    for (run, group) in runs.iter().zip(groups.row_groups(&group_ids, runs.len())?) {
+        encode_run(&mut rows, run, group.flatten());
+    }
     let mut copy = tx.copy_in_raw(COPY_KEYS).await?;
     copy.send(identities.finish()).await?;
     copy.finish().await?;
     let mut copy = tx.copy_in_raw(COPY_RUNS).await?;
     copy.send(rows.finish()).await?;
     let written = copy.finish().await?;
-    write_groups(&failed, &groups, batch_time(), &mut tx).await?;
     apply_rollups(rollups.into_changes(), &mut tx).await?;
     tx.commit().await?;
     Ok(written)

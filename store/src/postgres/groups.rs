@@ -1,5 +1,7 @@
-//! Writing a batch's error groups on PostgreSQL (planned in `core/groups.rs`): the group rows,
-//! their failure rollups and each changed run's group, in the batch's transaction.
+//! Writing a batch's error groups on PostgreSQL (planned in `core/groups.rs`): the group rows and
+//! their failure rollups, in the batch's transaction. The runs' rows get their group's id as they
+//! are written (`write.rs`, `bulk.rs`): a second write of each failed row would cost it a new
+//! version in every index.
 
 use chrono::{DateTime, Utc};
 use sqlx::{Postgres, Row, Transaction};
@@ -7,8 +9,6 @@ use tasklens_model::Fingerprint;
 
 use crate::core::groups::{GroupChanges, GroupIds};
 use crate::error::StoreError;
-use crate::live::NewErrorGroup;
-use crate::runs::RunChange;
 
 /// Adds each group's delta. A delta with a message brings a new failure: it replaces the latest
 /// message when it is at least as new, and reopens a resolved group as a regression; an
@@ -44,22 +44,17 @@ SELECT id, g::rollup_granularity, b, n
 FROM unnest($1::int8[], $2::text[], $3::timestamptz[], $4::int8[]) AS u(id, g, b, n)
 ON CONFLICT (group_id, granularity, bucket) DO UPDATE SET failures = r.failures + EXCLUDED.failures";
 
-const RUN_GROUPS_SQL: &str = "\
-UPDATE task_execution_logs AS t SET error_group_id = u.group_id
-FROM unnest($1::int8[], $2::timestamptz[], $3::int8[]) AS u(id, created_at, group_id)
-WHERE t.id = u.id AND t.created_at = u.created_at AND t.created_at >= $4 AND t.created_at <= $5";
-
-/// Writes `groups` (the plan's) for `changes` (the plan's changes, ids assigned); returns the
-/// groups it created, by change index. A row the upsert inserted has no `xmax` yet; one it
-/// updated has this transaction's.
-pub(super) async fn write_groups(
-    changes: &[RunChange],
+/// Writes the group rows and their failure rollups of `groups` (the plan's), before the runs'
+/// rows, which are written with their group's id; returns the ids. A row the upsert inserted
+/// has no `xmax` yet; one it updated has this transaction's.
+pub(super) async fn upsert_groups(
     groups: &GroupChanges,
     now: DateTime<Utc>,
     tx: &mut Transaction<'_, Postgres>,
-) -> Result<Vec<(usize, NewErrorGroup)>, StoreError> {
-    if groups.assignments.is_empty() {
-        return Ok(Vec::new());
+) -> Result<GroupIds, StoreError> {
+    let mut ids = GroupIds::default();
+    if groups.groups.is_empty() {
+        return Ok(ids);
     }
     let n = groups.groups.len();
     let (mut v, mut h, mut name, mut et, mut m, mut tb) = (
@@ -87,7 +82,6 @@ pub(super) async fn write_groups(
         ls.push(delta.last_seen);
         total.push(delta.total);
     }
-    let mut ids = GroupIds::default();
     for row in sqlx::query(GROUPS_SQL)
         .bind(v)
         .bind(h)
@@ -127,25 +121,5 @@ pub(super) async fn write_groups(
             .execute(&mut **tx)
             .await?;
     }
-    let (mut run_ids, mut created, mut group_ids) = (Vec::new(), Vec::new(), Vec::new());
-    for (index, group) in &groups.assignments {
-        let run = &changes
-            .get(*index)
-            .ok_or_else(|| StoreError::Corrupt(format!("no change {index} in the batch")))?
-            .run;
-        run_ids.push(run.id);
-        created.push(run.created_at);
-        group_ids.push(group.as_ref().map(id_of).transpose()?);
-    }
-    let low = created.iter().min().copied().unwrap_or_default();
-    let high = created.iter().max().copied().unwrap_or_default();
-    sqlx::query(RUN_GROUPS_SQL)
-        .bind(run_ids)
-        .bind(created)
-        .bind(group_ids)
-        .bind(low)
-        .bind(high)
-        .execute(&mut **tx)
-        .await?;
-    Ok(groups.new_groups(&ids))
+    Ok(ids)
 }

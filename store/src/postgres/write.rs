@@ -8,7 +8,7 @@ use sqlx::{PgPool, Postgres, Row, Transaction};
 use uuid::Uuid;
 
 use super::copy::{COPY_RUNS, CopyBuffer, encode_run};
-use super::groups::write_groups;
+use super::groups::upsert_groups;
 use super::live::notify;
 use super::rollups::apply_rollups;
 use super::rows::Pg;
@@ -30,10 +30,12 @@ RETURNING k.run_key, k.id, k.created_at, (k.xmax = 0) AS inserted";
 const UNNEST_RUNS: &str = "unnest($1::int8[], $2::timestamptz[], $3::timestamptz[], \
      $4::timestamptz[], $5::timestamptz[], $6::timestamptz[], $7::int8[], $8::int8[], \
      $9::int4[], $10::text[], $11::text[], $12::text[], $13::text[], $14::bytea[], $15::bytea[], \
-     $16::text[], $17::text[], $18::text[], $19::text[], $20::jsonb[], $21::text[], $22::text[]) \
+     $16::text[], $17::text[], $18::text[], $19::text[], $20::jsonb[], $21::text[], $22::text[], \
+     $23::int8[], $24::bool[]) \
      AS u(id, created_at, updated_at, enqueued_at, started_at, completed_at, duration_ms, \
      queue_wait_ms, attempt, status, source, task_name, task_id, trace_id, span_id, queue, \
-     service_name, worker_host, error_type, params, error_message, error_traceback)";
+     service_name, worker_host, error_type, params, error_message, error_traceback, \
+     error_group_id, set_group)";
 
 fn update_sql() -> String {
     format!(
@@ -43,10 +45,11 @@ fn update_sql() -> String {
          status = u.status::task_status, task_name = u.task_name, trace_id = u.trace_id, \
          span_id = u.span_id, queue = u.queue, service_name = u.service_name, \
          worker_host = u.worker_host, error_type = u.error_type, params = u.params, \
-         error_message = u.error_message, error_traceback = u.error_traceback \
+         error_message = u.error_message, error_traceback = u.error_traceback, \
+         error_group_id = CASE WHEN u.set_group THEN u.error_group_id ELSE t.error_group_id END \
          FROM {UNNEST_RUNS} \
          WHERE t.id = u.id AND t.created_at = u.created_at \
-         AND t.created_at >= $23 AND t.created_at <= $24"
+         AND t.created_at >= $25 AND t.created_at <= $26"
     )
 }
 
@@ -75,10 +78,13 @@ struct RunColumns {
     params: Vec<Option<Value>>,
     error_message: Vec<Option<String>>,
     error_traceback: Vec<Option<String>>,
+    error_group_id: Vec<Option<i64>>,
+    set_group: Vec<bool>,
 }
 
 impl RunColumns {
-    fn push(&mut self, run: &StoredRun) {
+    /// Adds a run; `group`: its row's new error group, `None` to leave it.
+    fn push(&mut self, run: &StoredRun, group: Option<Option<i64>>) {
         let s = &run.state;
         self.id.push(run.id);
         self.created_at.push(run.created_at);
@@ -102,13 +108,15 @@ impl RunColumns {
         self.params.push(s.params.clone());
         self.error_message.push(s.error_message.clone());
         self.error_traceback.push(s.error_traceback.clone());
+        self.error_group_id.push(group.flatten());
+        self.set_group.push(group.is_some());
     }
 
     fn is_empty(&self) -> bool {
         self.id.is_empty()
     }
 
-    /// Runs `sql` over these rows, with `$23`/`$24` bound to the earliest and latest
+    /// Runs `sql` over these rows, with `$25`/`$26` bound to the earliest and latest
     /// `created_at` so that the statement skips the other partitions.
     async fn execute(
         self,
@@ -138,7 +146,9 @@ impl RunColumns {
             .bind(self.error_type)
             .bind(self.params)
             .bind(self.error_message)
-            .bind(self.error_traceback);
+            .bind(self.error_traceback)
+            .bind(self.error_group_id)
+            .bind(self.set_group);
         Ok(query
             .bind(low)
             .bind(high)
@@ -268,18 +278,23 @@ pub(super) async fn write_runs(
         },
         now,
     )?;
+    timer.step("merge");
+    // The groups first: the rows are written with their group's id.
+    let group_ids = upsert_groups(&plan.groups, now, &mut tx).await?;
+    let row_groups = plan.groups.row_groups(&group_ids, plan.changes.len())?;
+    timer.step("groups");
     // New runs go in by binary COPY, changed runs by one UPDATE over arrays.
     let mut inserts = CopyBuffer::new();
     let mut inserted = 0usize;
-    for run in plan.inserts() {
-        encode_run(&mut inserts, run);
-        inserted += 1;
-    }
     let mut updates = RunColumns::default();
-    for run in plan.updates() {
-        updates.push(run);
+    for (change, group) in plan.changes.iter().zip(row_groups) {
+        if change.previous_status.is_none() {
+            encode_run(&mut inserts, &change.run, group.flatten());
+            inserted += 1;
+        } else {
+            updates.push(&change.run, group);
+        }
     }
-    timer.step("merge");
     if inserted > 0 {
         let mut copy = tx.copy_in_raw(COPY_RUNS).await?;
         copy.send(inserts.finish()).await?;
@@ -290,9 +305,7 @@ pub(super) async fn write_runs(
         updates.execute(&update_sql(), &mut tx).await?;
     }
     timer.step("update");
-    let new_groups = write_groups(&plan.changes, &plan.groups, now, &mut tx).await?;
-    timer.step("groups");
-    notify(&plan.changes, new_groups, &mut tx).await?;
+    notify(&plan.changes, plan.groups.new_groups(&group_ids), &mut tx).await?;
     timer.step("notify");
     // Last before the commit: the lane's rows stay locked for as short a time as possible.
     apply_rollups(plan.rollups, &mut tx).await?;
