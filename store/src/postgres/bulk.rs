@@ -7,7 +7,7 @@ use sqlx::{PgPool, Row};
 use tasklens_model::{Contribution, RollupChanges};
 
 use super::copy::{COPY_KEYS, COPY_RUNS, CopyBuffer, encode_run};
-use super::groups::upsert_groups;
+use super::groups::{add_to_groups, group_ids};
 use super::rollups::apply_rollups;
 use crate::core::batch::batch_time;
 use crate::core::groups::GroupChanges;
@@ -62,7 +62,8 @@ pub(super) async fn import_runs(pool: &PgPool, runs: &[StoredRun]) -> Result<u64
         groups.record(index, run.created_at, None, &run.state);
     }
     let mut tx = pool.begin().await?;
-    let group_ids = upsert_groups(&groups, batch_time(), &mut tx).await?;
+    let now = batch_time();
+    let group_ids = group_ids(&groups, now, &mut tx).await?;
     for (run, group) in runs.iter().zip(groups.row_groups(&group_ids, runs.len())?) {
         encode_run(&mut rows, run, group.flatten());
     }
@@ -72,6 +73,7 @@ pub(super) async fn import_runs(pool: &PgPool, runs: &[StoredRun]) -> Result<u64
     let mut copy = tx.copy_in_raw(COPY_RUNS).await?;
     copy.send(rows.finish()).await?;
     let written = copy.finish().await?;
+    add_to_groups(&groups, &group_ids, now, &mut tx).await?;
     apply_rollups(rollups.into_changes(), &mut tx).await?;
     tx.commit().await?;
     Ok(written)

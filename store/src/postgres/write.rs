@@ -8,7 +8,7 @@ use sqlx::{PgPool, Postgres, Row, Transaction};
 use uuid::Uuid;
 
 use super::copy::{COPY_RUNS, CopyBuffer, encode_run};
-use super::groups::upsert_groups;
+use super::groups::{add_to_groups, group_ids};
 use super::live::notify;
 use super::rollups::apply_rollups;
 use super::rows::Pg;
@@ -280,7 +280,7 @@ pub(super) async fn write_runs(
     )?;
     timer.step("merge");
     // The groups first: the rows are written with their group's id.
-    let group_ids = upsert_groups(&plan.groups, now, &mut tx).await?;
+    let group_ids = group_ids(&plan.groups, now, &mut tx).await?;
     let row_groups = plan.groups.row_groups(&group_ids, plan.changes.len())?;
     timer.step("groups");
     // New runs go in by binary COPY, changed runs by one UPDATE over arrays.
@@ -307,6 +307,8 @@ pub(super) async fn write_runs(
     timer.step("update");
     notify(&plan.changes, plan.groups.new_groups(&group_ids), &mut tx).await?;
     timer.step("notify");
+    add_to_groups(&plan.groups, &group_ids, now, &mut tx).await?;
+    timer.step("group figures");
     // Last before the commit: the lane's rows stay locked for as short a time as possible.
     apply_rollups(plan.rollups, &mut tx).await?;
     timer.step("rollups");
