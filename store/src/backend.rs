@@ -169,16 +169,19 @@ impl<B: Backend> TaskStore for B {
         task_name: Option<&str>,
     ) -> Result<Vec<ErrorGroupSummary>, StoreError> {
         let now = Utc::now();
-        let found = group_sql::groups_since::<B::Dialect>(self.pool(), since, task_name).await?;
         let granularity = groups::window_granularity(since, now);
-        let ids: Vec<i64> = found.iter().map(|g| g.id).collect();
-        let rows = group_sql::group_rollups::<B::Dialect>(
-            self.pool(),
-            &ids,
-            granularity,
-            granularity.floor(since),
-        )
-        .await?;
+        // Two independent reads at once; rollups of groups beyond the list's limit are dropped
+        // by the fold.
+        let (found, rows) = tokio::try_join!(
+            group_sql::groups_since::<B::Dialect>(self.pool(), since, task_name),
+            group_sql::window_rollups::<B::Dialect>(
+                self.pool(),
+                since,
+                task_name,
+                granularity,
+                granularity.floor(since),
+            )
+        )?;
         Ok(groups::summaries(found, &rows, granularity, since, now))
     }
 

@@ -18,6 +18,11 @@ const GROUP_COLUMNS: &str = "id, task_name, error_type, message, traceback, firs
      last_seen, total, CAST(state AS text) AS state, \
      CASE WHEN regression THEN 1 ELSE 0 END AS regression, state_changed_at";
 
+/// [`GROUP_COLUMNS`] but the traceback, which only a group's detail shows.
+const LIST_COLUMNS: &str = "id, task_name, error_type, message, CAST(NULL AS text) AS traceback, \
+     first_seen, last_seen, total, CAST(state AS text) AS state, \
+     CASE WHEN regression THEN 1 ELSE 0 END AS regression, state_changed_at";
+
 /// At most this many groups in a window, the most recently seen.
 pub(crate) const MAX_GROUPS: i64 = 500;
 
@@ -42,14 +47,15 @@ fn group<D: Dialect>(row: &D::Row) -> Result<ErrorGroup, StoreError> {
     })
 }
 
-/// The groups seen since `since` (optionally of one task type), most recently seen first.
+/// The groups seen since `since` (optionally of one task type), most recently seen first,
+/// without their tracebacks.
 pub(crate) async fn groups_since<D: Dialect>(
     pool: &DbPool<D>,
     since: DateTime<Utc>,
     task_name: Option<&str>,
 ) -> Result<Vec<ErrorGroup>, StoreError> {
     let mut qb = QueryBuilder::new(format!(
-        "SELECT {GROUP_COLUMNS} FROM error_groups WHERE last_seen >= "
+        "SELECT {LIST_COLUMNS} FROM error_groups WHERE last_seen >= "
     ));
     D::push_time(&mut qb, since);
     if let Some(name) = task_name {
@@ -62,32 +68,30 @@ pub(crate) async fn groups_since<D: Dialect>(
     rows.iter().map(group::<D>).collect()
 }
 
-/// The group rollup rows of `ids` at `granularity` from the bucket `from` on: (group id,
-/// bucket, failures).
-pub(crate) async fn group_rollups<D: Dialect>(
+/// The group rollup rows at `granularity` from the bucket `from` on of the groups seen since
+/// `since` (optionally of one task type): (group id, bucket, failures). One statement whatever
+/// the groups, so it is prepared once.
+pub(crate) async fn window_rollups<D: Dialect>(
     pool: &DbPool<D>,
-    ids: &[i64],
+    since: DateTime<Utc>,
+    task_name: Option<&str>,
     granularity: Granularity,
     from: DateTime<Utc>,
 ) -> Result<Vec<(i64, DateTime<Utc>, i64)>, StoreError> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
     let mut qb = QueryBuilder::new(
-        "SELECT group_id, bucket, failures FROM error_group_rollups WHERE granularity = ",
+        "SELECT r.group_id, r.bucket, r.failures FROM error_group_rollups r \
+         JOIN error_groups g ON g.id = r.group_id WHERE g.last_seen >= ",
     );
+    D::push_time(&mut qb, since);
+    if let Some(name) = task_name {
+        qb.push(" AND g.task_name = ");
+        D::push_text(&mut qb, name);
+    }
+    qb.push(" AND r.granularity = ");
     D::push_text(&mut qb, granularity.as_str());
     qb.push(D::GRANULARITY_CAST);
-    qb.push(" AND bucket >= ");
+    qb.push(" AND r.bucket >= ");
     D::push_time(&mut qb, from);
-    qb.push(" AND group_id IN (");
-    for (i, id) in ids.iter().enumerate() {
-        if i > 0 {
-            qb.push(", ");
-        }
-        D::push_int(&mut qb, *id);
-    }
-    qb.push(")");
     let rows = D::fetch_all(pool, &mut qb).await?;
     rows.iter()
         .map(|row| {
