@@ -86,9 +86,11 @@ impl<'a> GroupColumns<'a> {
             c.version.push(i32::from(fp.version));
             c.hash.push(fp.hash.as_str());
             c.task_name.push(delta.task_name.as_str());
-            c.error_type.push(latest.and_then(|l| l.error_type.as_deref()));
+            c.error_type
+                .push(latest.and_then(|l| l.error_type.as_deref()));
             c.message.push(latest.and_then(|l| l.message.as_deref()));
-            c.traceback.push(latest.and_then(|l| l.traceback.as_deref()));
+            c.traceback
+                .push(latest.and_then(|l| l.traceback.as_deref()));
             c.first_seen.push(delta.first_seen);
             c.last_seen.push(delta.last_seen);
             c.total.push(delta.total);
