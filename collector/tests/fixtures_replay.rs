@@ -1,15 +1,22 @@
 //! Payloads recorded from the real Python Celery and TaskIQ instrumentations
-//! (`fixtures/record.py`), replayed over OTLP/HTTP as protobuf and as JSON: the runs in the
-//! database must be the ones `fixtures/expected.json` lists.
+//! (`fixtures/record.py`) and from BullMQ's own telemetry with `bullmq-otel`
+//! (`fixtures/bullmq-recorder/record.mjs`), replayed over OTLP/HTTP as protobuf and as JSON: the
+//! runs in the database must be the ones `fixtures/expected.json` lists. BullMQ requests are
+//! also recognized one by one, each against its own file entry.
 
 mod common;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use common::*;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use prost::Message as _;
 use reqwest::StatusCode;
 use serde_json::Value;
 use sqlx::PgPool;
+use tasklens_collector::recognize::Recognizer;
+use tasklens_model::{Redactor, RunState};
 use tasklens_store::StoredRun;
 
 fn fixtures() -> PathBuf {
@@ -195,7 +202,7 @@ fn scenario_files(scenario: &Value) -> Vec<&str> {
 }
 
 #[sqlx::test(migrations = "../migrations")]
-async fn recorded_celery_and_taskiq_payloads_become_the_expected_runs(pool: PgPool) {
+async fn recorded_payloads_become_the_expected_runs(pool: PgPool) {
     let (collector, store) = collector(pool, test_config()).await;
     let expected = expected();
     let scenarios = expected["scenarios"].as_object().expect("scenarios");
@@ -229,7 +236,8 @@ async fn recorded_payloads_in_reverse_order_still_give_one_row_per_run(pool: PgP
         }
         // The same runs and states as in order. One documented exception: a TaskIQ run whose
         // execute span (no task id of its own) arrives before its send span is filed under the
-        // send span's id in hex, and the send span, arriving later, joins that row.
+        // send span's id in hex, and the send span, arriving later, joins that row. BullMQ needs
+        // none: its process spans name their job and queue themselves.
         expected_runs += check_scenario(
             name,
             &expected,
@@ -251,4 +259,87 @@ async fn recorded_payloads_in_reverse_order_still_give_one_row_per_run(pool: PgP
         "out of order, still one row per run"
     );
     collector.shutdown().await.expect("shutdown");
+}
+
+/// The runs one request gives alone, merged per key as the store merges them.
+fn recognize_alone(stem: &str) -> (BTreeMap<(String, i32), RunState>, u64, Vec<String>) {
+    let body = std::fs::read(fixtures().join(format!("{stem}.pb"))).expect("fixture");
+    let request = ExportTraceServiceRequest::decode(body.as_slice()).expect("protobuf");
+    let recognized = Recognizer::new(Redactor::default(), 64).traces(&request, chrono::Utc::now());
+    let mut rows: BTreeMap<(String, i32), RunState> = BTreeMap::new();
+    for event in recognized.events {
+        let key = (event.run.task_id.clone(), event.run.attempt);
+        let merged = match rows.remove(&key) {
+            Some(row) => row.merge(event.run),
+            None => event.run,
+        };
+        rows.insert(key, merged);
+    }
+    (rows, recognized.ignored, recognized.rejected)
+}
+
+/// BullMQ spans carry their job's identity on both sides, so each recorded request alone gives
+/// exactly the runs of its entry: no more rows (one per attempt, the add span's pending row is the
+/// first attempt's), the same status, ids and queue. (Celery and TaskIQ entries are only checked
+/// per scenario: a TaskIQ run span needs the send span of an earlier request.)
+#[test]
+fn each_recorded_bullmq_request_alone_gives_the_runs_of_its_entry() {
+    let expected = expected();
+    let files = expected["files"].as_object().expect("files");
+    let mut checked = 0;
+    for (stem, entry) in files.iter().filter(|(stem, _)| stem.starts_with("bullmq/")) {
+        let (rows, ignored, rejected) = recognize_alone(stem);
+        assert_eq!(rejected, Vec::<String>::new(), "{stem}");
+        let not_runs = entry["not_runs"].as_array().map_or(0, Vec::len);
+        assert_eq!(ignored, not_runs as u64, "{stem}: spans that are no run");
+        let runs = entry["runs"].as_array().expect("runs");
+        assert_eq!(
+            rows.len(),
+            runs.len(),
+            "{stem}: one row per attempt: {rows:#?}"
+        );
+        for run in runs {
+            let field = |name: &str| run[name].as_str().unwrap_or_default();
+            let attempt = i32::try_from(run["attempt"].as_i64().unwrap_or(0)).expect("attempt");
+            let row = rows
+                .get(&(field("task_id").to_owned(), attempt))
+                .unwrap_or_else(|| panic!("{stem}: no row for {run}; rows: {rows:#?}"));
+            assert_eq!(row.source.as_str(), field("source"), "{stem}");
+            assert_eq!(row.task_name, field("task_name"), "{stem}");
+            assert_eq!(row.status.as_str(), field("status"), "{stem}: {row:#?}");
+            assert_eq!(row.queue.as_deref(), run["queue"].as_str(), "{stem}");
+            if row.status.is_finished() {
+                assert_eq!(
+                    (
+                        row.trace_id.as_ref().map(|id| hex(id)),
+                        row.span_id.as_ref().map(|id| hex(id))
+                    ),
+                    (
+                        Some(field("trace_id").to_owned()),
+                        Some(field("span_id").to_owned())
+                    ),
+                    "{stem}: the run span decides"
+                );
+                assert!(
+                    row.started_at.is_some() && row.completed_at.is_some(),
+                    "{stem}"
+                );
+            } else {
+                // A producer report carries the enqueue time, not the worker's span.
+                assert!(
+                    row.enqueued_at.is_some() && row.trace_id.is_none(),
+                    "{stem}"
+                );
+            }
+            if let Some(fragment) = run["error_contains"].as_str() {
+                let message = row.error_message.as_deref().unwrap_or_default();
+                assert!(message.contains(fragment), "{stem}: {message:?}");
+            }
+            if run.get("error_type").is_some_and(Value::is_null) {
+                assert_eq!(row.error_type, None, "{stem}");
+            }
+        }
+        checked += 1;
+    }
+    assert_eq!(checked, 10, "every BullMQ fixture file has an entry");
 }

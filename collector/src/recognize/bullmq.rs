@@ -1,23 +1,54 @@
-//! BullMQ (its built-in telemetry, e.g. with `bullmq-otel`).
+//! BullMQ (its built-in telemetry, `telemetry: new BullMQOtel(...)` from `bullmq-otel`).
 //!
-//! - Run span (CONSUMER, `process {queue}`): task `bullmq.job.name`; task id
-//!   `{queue}:{bullmq.job.id}` when a queue is known (job ids are only unique within a queue:
-//!   `bullmq.queue.name`, else `messaging.destination.name`, else the span name after
-//!   `process `), else the job id alone; attempt `bullmq.job.attempts.made` (set when the job
-//!   starts: the attempts made before this one). Failed when the span has an event
-//!   `job failed` (message `bullmq.job.failed.reason`, BullMQ reports no ERROR status and no
-//!   stack) or status ERROR; else success.
-//! - Producer span (PRODUCER, `add {queue}.{job}`) with a job id: pending, attempt 0 (retries
-//!   reuse the job and are not re-added). Without a job id (bulk adds, flows) it is ignored.
+//! The rules follow what BullMQ 6.7.0's own code does (`Worker.processJob`, `handleCompleted`,
+//! `handleFailed`, `Job.moveToCompleted`/`moveToFailed`, `Queue.add`, `FlowProducer.addNode`) and
+//! what its recorded spans show (`collector/tests/fixtures/bullmq/`, README there):
+//!
+//! - Identity: task id `{queue}:{bullmq.job.id}` (job ids are only unique within a queue; every
+//!   BullMQ span carries `bullmq.queue.name`; without it `messaging.destination.name`, then the
+//!   span name after `process `, else the job id alone). Producer and worker spans carry both, so
+//!   each side finds the key on its own, in any order.
+//! - Producer span (PRODUCER, `add {queue}.{job}` from `Queue.add`, `addNode {queue}` for each job
+//!   of a `FlowProducer` flow) with a job id: pending, attempt 0, enqueued at the span start. A
+//!   delayed job stays this pending row until a worker runs it (the span does not say the delay).
+//!   Producer spans without a job id (`addBulk`, `addFlow`, `addBulkFlows`, `retryJobs`) are not
+//!   one job: ignored.
+//! - Run span (CONSUMER, `process {queue}`, one per attempt). Attempt: `bullmq.job.attempts.made`
+//!   minus one. BullMQ sets it only after the job was moved to completed or failed, and both moves
+//!   have already incremented `attemptsMade`, so it counts the attempt that just ended (the first
+//!   attempt's span says 1); 0 is read as the first attempt. Success when the span has the event
+//!   `job completed`; failed with the event `job failed` (message `bullmq.job.failed.reason`, the
+//!   job's `err.message`: BullMQ reports no type, no stack, no ERROR status) or, from other senders,
+//!   status ERROR. A failed attempt that BullMQ retries (`attempts: n`) is that attempt's failed
+//!   row; the retry is a new process span whose count is one higher (the next row). `exception`
+//!   events on a process span are BullMQ's own errors while moving the job (`retryIfFailed`), never
+//!   the job's: they neither fail a run nor give its message.
+//! - A run span with neither event nor `bullmq.job.attempts.made` (and no ERROR) is an attempt
+//!   BullMQ did not settle: the worker was closing, the job was rate-limited or moved by its
+//!   processor (`DelayedError`, `WaitingChildrenError`...), or moving it failed (lost lock).
+//!   `attemptsMade` is unchanged then and BullMQ runs the job again (stalled-job check, or the
+//!   move the processor asked for), whose span reports the same attempt: ignored.
+//! - Flows: each job of a flow is its own run (its `addNode` span, then its process span). A parent
+//!   job waits in BullMQ's `waiting-children` state until its children completed; its row stays
+//!   pending until then, because its process span only starts after theirs. The spans link a
+//!   parent to its children only through the trace tree (a child's `addNode` span is a child of
+//!   its parent's), which a run does not record.
+//! - Not seen by the recognizer: BullMQ's INTERNAL spans (`retry`/`delay`/`fail`/`complete`,
+//!   `getNextJob`, `moveStalledJobsToWait`...), so a retried attempt has no pending row before it
+//!   runs, and a job failed by BullMQ without running it (e.g. a flow parent whose child failed
+//!   with `failParentOnFailure`) keeps its pending row.
 
-use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
+use opentelemetry_proto::tonic::trace::v1::span::{Event, SpanKind};
 use tasklens_model::{RunKey, SourceSystem, TaskStatus};
 
 use super::attributes::{Attrs, to_attempt};
-use super::span::{Draft, Outcome, Role, SpanView, name_after, pending_state};
+use super::span::{
+    Draft, Failure, NO_ERROR_MESSAGE, Outcome, Role, SpanView, name_after, pending_state,
+};
 
 const JOB_ID: &str = "bullmq.job.id";
 const ATTEMPTS_MADE: &str = "bullmq.job.attempts.made";
+const COMPLETED_EVENT: &str = "job completed";
 const FAILED_EVENT: &str = "job failed";
 const FAILED_REASON: &str = "bullmq.job.failed.reason";
 
@@ -50,39 +81,73 @@ fn job_name(attrs: Attrs<'_>) -> String {
     attrs.str("bullmq.job.name").unwrap_or_default().to_owned()
 }
 
+/// The attempt a settled process span reports: `attemptsMade` after the move, minus this one.
+fn attempt(attrs: Attrs<'_>) -> Result<Option<i32>, String> {
+    match attrs.int(ATTEMPTS_MADE)? {
+        None => Ok(None),
+        Some(made) if made < 0 => Err(format!("{ATTEMPTS_MADE} is {made}, expected 0 or more")),
+        // The range check first: a reason then quotes the value as sent.
+        Some(made) => to_attempt(ATTEMPTS_MADE, made).map(|made| Some((made - 1).max(0))),
+    }
+}
+
 fn run(view: &SpanView<'_>) -> Outcome {
     let envelope = view.envelope()?;
     let attrs = view.attrs;
     let job_id = attrs.required_id(JOB_ID)?;
-    let queue = queue(view, true);
-    let attempt = match attrs.int(ATTEMPTS_MADE)? {
-        Some(n) => to_attempt(ATTEMPTS_MADE, n)?,
-        None => 0,
-    };
+    let attempt = attempt(attrs)?;
     let failed_event = view.event(FAILED_EVENT);
-    let status = if failed_event.is_some() || view.status_is_error() {
+    let failed = failed_event.is_some() || view.status_is_error();
+    let settled = failed || attempt.is_some() || view.event(COMPLETED_EVENT).is_some();
+    if !settled {
+        return Ok(None);
+    }
+    let status = if failed {
         TaskStatus::Failed
     } else {
         TaskStatus::Success
     };
+    let queue = queue(view, true);
     let key = RunKey {
         source: SourceSystem::Bullmq,
         task_id: task_id(job_id, queue),
-        attempt,
+        // Only an event or an ERROR status without the count (not what BullMQ 6.7.0 sends).
+        attempt: attempt.unwrap_or(0),
     };
     let mut run = view.run_state(&envelope, key, job_name(attrs), status, None);
     run.queue = queue.map(str::to_owned);
-    if status == TaskStatus::Failed {
-        let reason = failed_event
-            .and_then(|e| Attrs(&e.attributes).str(FAILED_REASON))
-            .or_else(|| attrs.str(FAILED_REASON));
-        view.failure(reason).apply(&mut run);
+    if failed {
+        failure(view, failed_event).apply(&mut run);
     }
     Ok(Some(Draft {
         run,
         role: Role::Run,
         at: envelope.at,
     }))
+}
+
+/// The job's error: the `job failed` reason (else the ERROR status message); without that event,
+/// the common rule for a span with status ERROR.
+fn failure(view: &SpanView<'_>, failed_event: Option<&Event>) -> Failure {
+    let Some(event) = failed_event else {
+        return view.failure(None);
+    };
+    let status_message = view
+        .span
+        .status
+        .as_ref()
+        .filter(|_| view.status_is_error())
+        .map(|s| s.message.as_str());
+    let message = Attrs(&event.attributes)
+        .str(FAILED_REASON)
+        .or_else(|| view.attrs.str(FAILED_REASON))
+        .or(status_message.filter(|m| !m.trim().is_empty()))
+        .unwrap_or(NO_ERROR_MESSAGE);
+    Failure {
+        message: message.to_owned(),
+        error_type: None,
+        traceback: None,
+    }
 }
 
 fn producer(view: &SpanView<'_>) -> Outcome {
@@ -93,6 +158,7 @@ fn producer(view: &SpanView<'_>) -> Outcome {
     let key = RunKey {
         source: SourceSystem::Bullmq,
         task_id: task_id(job_id, queue),
+        // The first attempt; a retry reuses the job without a new producer span.
         attempt: 0,
     };
     let mut run = pending_state(&envelope, key, job_name(attrs));
@@ -105,121 +171,5 @@ fn producer(view: &SpanView<'_>) -> Outcome {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::super::testing::*;
-    use super::*;
-
-    fn process() -> SpanBuilder {
-        SpanBuilder::consumer("process emails")
-            .attr("bullmq.queue.name", s("emails"))
-            .attr("bullmq.queue.operation", s("process"))
-            .attr("bullmq.worker.name", s("w1"))
-            .attr(JOB_ID, s("42"))
-            .attr("bullmq.job.name", s("send-welcome"))
-    }
-
-    #[test]
-    fn runs_table() {
-        // (span, task id, attempt, status, message)
-        let cases = [
-            (process(), "emails:42", 0, TaskStatus::Success, None),
-            (
-                process()
-                    .attr(ATTEMPTS_MADE, d(2.0))
-                    .event("job failed", vec![attr(FAILED_REASON, s("smtp down"))]),
-                "emails:42",
-                2,
-                TaskStatus::Failed,
-                Some("smtp down"),
-            ),
-            (
-                process().error("status only"),
-                "emails:42",
-                0,
-                TaskStatus::Failed,
-                Some("status only"),
-            ),
-            (
-                process().event("job failed", vec![]),
-                "emails:42",
-                0,
-                TaskStatus::Failed,
-                Some("task failed (no error message was reported)"),
-            ),
-            (
-                // an exception event alone is not a job failure in BullMQ (lock renewals...)
-                process()
-                    .attr(ATTEMPTS_MADE, i(1))
-                    .exception("Error", "could not renew lock", ""),
-                "emails:42",
-                1,
-                TaskStatus::Success,
-                None,
-            ),
-            (
-                SpanBuilder::consumer("process reports")
-                    .attr(JOB_ID, i(7))
-                    .attr("bullmq.job.name", s("daily")),
-                "reports:7",
-                0,
-                TaskStatus::Success,
-                None,
-            ),
-            (
-                SpanBuilder::consumer("consume")
-                    .attr(JOB_ID, s("7"))
-                    .attr("bullmq.job.name", s("daily")),
-                "7",
-                0,
-                TaskStatus::Success,
-                None,
-            ),
-        ];
-        for (builder, task_id, attempt, status, message) in cases {
-            let recognized = recognize_spans(vec![builder.clone().build()]);
-            let run = &single(&recognized).run;
-            assert_eq!(run.task_id, task_id, "{builder:?}");
-            assert_eq!(run.attempt, attempt, "{builder:?}");
-            assert_eq!(run.status, status, "{builder:?}");
-            assert_eq!(run.error_message.as_deref(), message, "{builder:?}");
-        }
-    }
-
-    #[test]
-    fn the_producer_and_the_run_share_a_key() {
-        let recognized = recognize_spans(vec![
-            SpanBuilder::producer("add emails.send-welcome")
-                .ids(1, 1)
-                .attr("bullmq.queue.name", s("emails"))
-                .attr("bullmq.job.name", s("send-welcome"))
-                .attr(JOB_ID, s("42"))
-                .build(),
-            process().ids(2, 2).build(),
-        ]);
-        let keys: Vec<_> = recognized.events.iter().map(|e| e.run.key()).collect();
-        assert_eq!(keys.len(), 2);
-        assert_eq!(keys[0], keys[1]);
-        let statuses: Vec<_> = recognized.events.iter().map(|e| e.run.status).collect();
-        assert_eq!(statuses, vec![TaskStatus::Success, TaskStatus::Pending]);
-    }
-
-    #[test]
-    fn spans_that_are_not_job_runs() {
-        let recognized = recognize_spans(vec![
-            SpanBuilder::producer("addBulk emails")
-                .attr("bullmq.job.bulk.count", i(3))
-                .build(),
-            SpanBuilder::consumer("process emails")
-                .attr("bullmq.queue.name", s("emails"))
-                .build(),
-        ]);
-        assert_eq!(recognized.ignored, 1);
-        assert_eq!(
-            recognized.rejected,
-            vec![format!(
-                "span {} (\"process emails\"): bullmq.job.id is missing",
-                sid_hex(2)
-            )]
-        );
-    }
-}
+#[path = "bullmq_tests.rs"]
+mod tests;
