@@ -240,7 +240,7 @@ fn decode<T: prost::Message + Default + DeserializeOwned>(
     let decoded = match format {
         Format::Protobuf => T::decode(bytes).map_err(|e| format!("invalid protobuf: {e}")),
         Format::Json => {
-            serde_json::from_slice(bytes).map_err(|e| format!("invalid OTLP/JSON: {e}"))
+            crate::otlp_json::decode(bytes).map_err(|e| format!("invalid OTLP/JSON: {e}"))
         }
     };
     decoded.map_err(|message| {
