@@ -17,10 +17,12 @@ use std::fs::File;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
+
+mod common;
+use common::spawn_tasklens;
 
 /// Long enough for a worker to start (Python imports, the pool) on a busy machine; every wait
 /// ends as soon as its condition holds.
@@ -54,29 +56,6 @@ fn venv_python() -> PathBuf {
     let python = PathBuf::from(stdout.lines().last().expect("the script prints the python"));
     assert!(python.exists(), "{} does not exist", python.display());
     python
-}
-
-/// What `tasklens up` prints, readable while it runs.
-#[derive(Clone, Default)]
-struct Printed(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Printed {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .map_err(|_| std::io::Error::other("poisoned"))?
-            .extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Printed {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().expect("printed")).into_owned()
-    }
 }
 
 /// Unique enough for names of this test's directories, task ids and keys.
@@ -133,34 +112,25 @@ fn address(banner: &str, label: &str) -> Option<String> {
 async fn start_stack() -> Stack {
     let data = TempDir::new("data");
     let dir = data.0.to_str().expect("utf-8 path").to_owned();
-    let printed = Printed::default();
-    let mut out = printed.clone();
-    let up = tokio::spawn(async move {
-        tasklens::run(
-            [
-                "tasklens",
-                "up",
-                "--data-dir",
-                &dir,
-                // empty: the embedded store, whatever TASKLENS_DATABASE_URL the runner has
-                "--database-url=",
-                "--otlp-grpc-addr",
-                "127.0.0.1:0",
-                "--otlp-http-addr",
-                "127.0.0.1:0",
-                "--admin-addr",
-                "127.0.0.1:0",
-                "--http-addr",
-                "127.0.0.1:0",
-                // every poll reads the store, not an answer shared for 500 ms
-                "--read-cache-ms",
-                "0",
-            ],
-            &mut out,
-        )
-        .await
-        .map_or_else(|err| format!("{err:#}"), |()| "stopped".to_owned())
-    });
+    let args = [
+        "up",
+        "--data-dir",
+        &dir,
+        // empty: the embedded store, whatever TASKLENS_DATABASE_URL the runner has
+        "--database-url=",
+        "--otlp-grpc-addr",
+        "127.0.0.1:0",
+        "--otlp-http-addr",
+        "127.0.0.1:0",
+        "--admin-addr",
+        "127.0.0.1:0",
+        "--http-addr",
+        "127.0.0.1:0",
+        // every poll reads the store, not an answer shared for 500 ms
+        "--read-cache-ms",
+        "0",
+    ];
+    let (printed, up) = spawn_tasklens(args.map(str::to_owned).to_vec());
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         let banner = printed.text();

@@ -1,8 +1,6 @@
 //! `tasklens collector --secret-keys`: the keys it names are redacted in stored params (and the
 //! list replaces the default one), and a redacted value cannot be found by free-text search.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -10,28 +8,8 @@ use sqlx::PgPool;
 use tasklens_model::conventions as conv;
 use tasklens_store::{HistoryQuery, PgStore, TaskStore};
 
-/// What the command prints, readable while it runs.
-#[derive(Clone, Default)]
-struct Printed(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Printed {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .map_err(|_| std::io::Error::other("poisoned"))?
-            .extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Printed {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().expect("printed")).into_owned()
-    }
-}
+mod common;
+use common::spawn_tasklens;
 
 fn url_of(pool: &PgPool) -> String {
     format!(
@@ -96,28 +74,20 @@ async fn search(store: &PgStore, text: &str) -> i64 {
 async fn secret_keys_name_what_is_redacted_and_redacted_values_cannot_be_found(pool: PgPool) {
     let store = PgStore::from_pool(pool.clone());
     let url = url_of(&pool);
-    let printed = Printed::default();
-    let mut out = printed.clone();
-    let collector = tokio::spawn(async move {
-        tasklens::run(
-            [
-                "tasklens",
-                "collector",
-                "--database-url",
-                &url,
-                "--otlp-grpc-addr",
-                "127.0.0.1:0",
-                "--otlp-http-addr",
-                "127.0.0.1:0",
-                "--admin-addr",
-                "127.0.0.1:0",
-                "--secret-keys",
-                "ssn, card_number",
-            ],
-            &mut out,
-        )
-        .await
-    });
+    let args = [
+        "collector",
+        "--database-url",
+        &url,
+        "--otlp-grpc-addr",
+        "127.0.0.1:0",
+        "--otlp-http-addr",
+        "127.0.0.1:0",
+        "--admin-addr",
+        "127.0.0.1:0",
+        "--secret-keys",
+        "ssn, card_number",
+    ];
+    let (printed, collector) = spawn_tasklens(args.map(str::to_owned).to_vec());
     let http = wait_for("the collector to say where it listens", || {
         let text = printed.text();
         async move {
