@@ -122,17 +122,11 @@ pub(super) async fn write_groups(
             .execute(&mut **tx)
             .await?;
     }
-    let runs = groups
-        .assignments
+    let runs: Vec<Value> = changes
         .iter()
-        .map(|(index, group)| {
-            let run = &changes
-                .get(*index)
-                .ok_or_else(|| StoreError::Corrupt(format!("no change {index} in the batch")))?
-                .run;
-            Ok(json!([run.id, group.as_ref().map(id_of).transpose()?]))
-        })
-        .collect::<Result<Vec<_>, StoreError>>()?;
+        .zip(groups.row_groups(&ids, changes.len())?)
+        .filter_map(|(change, group)| group.map(|group| json!([change.run.id, group])))
+        .collect();
     sqlx::query(RUN_GROUPS_SQL)
         .bind(Value::Array(runs).to_string())
         .execute(&mut **tx)
