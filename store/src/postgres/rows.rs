@@ -37,6 +37,22 @@ impl Dialect for Pg {
         Ok(qb.build().fetch_all(pool).await?)
     }
 
+    /// A generic plan, cached with the connection's prepared statement: PostgreSQL would
+    /// otherwise re-plan every call over every partition, since a plan for the given binds
+    /// looks cheaper than the generic one while it costs the planning each time.
+    async fn fetch_all_in_flight(
+        pool: &PgPool,
+        qb: &mut QueryBuilder<'_, Postgres>,
+    ) -> Result<Vec<PgRow>, StoreError> {
+        let mut tx = pool.begin().await?;
+        sqlx::query("SET LOCAL plan_cache_mode = force_generic_plan")
+            .execute(&mut *tx)
+            .await?;
+        let rows = qb.build().fetch_all(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(rows)
+    }
+
     fn push_text<'a>(qb: &mut QueryBuilder<'a, Postgres>, value: &'a str) {
         qb.push_bind(value);
     }

@@ -40,6 +40,17 @@ pub(crate) trait Dialect: Send + Sync + 'static {
         qb: &mut QueryBuilder<'_, Self::Db>,
     ) -> Result<Vec<Self::Row>, StoreError>;
 
+    /// Runs a statement over the in-flight index. It reads every partition whatever its binds,
+    /// so a plan made for its binds is no better than one made once, and making it is most of
+    /// the statement's time where there are many partitions: such a dialect plans it once per
+    /// connection.
+    async fn fetch_all_in_flight(
+        pool: &Pool<Self::Db>,
+        qb: &mut QueryBuilder<'_, Self::Db>,
+    ) -> Result<Vec<Self::Row>, StoreError> {
+        Self::fetch_all(pool, qb).await
+    }
+
     fn push_text<'a>(qb: &mut QueryBuilder<'a, Self::Db>, value: &'a str);
     fn push_time(qb: &mut QueryBuilder<'_, Self::Db>, value: DateTime<Utc>);
     fn push_int(qb: &mut QueryBuilder<'_, Self::Db>, value: i64);

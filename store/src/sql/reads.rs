@@ -38,7 +38,11 @@ pub(crate) async fn history_rows<D: Dialect>(
     query: &HistoryQuery,
 ) -> Result<Vec<StoredRun>, StoreError> {
     let mut qb = super::history_page::<D>(query);
-    let rows = D::fetch_all(pool, &mut qb).await?;
+    let rows = if query.status.is_some_and(|s| !s.is_finished()) {
+        D::fetch_all_in_flight(pool, &mut qb).await?
+    } else {
+        D::fetch_all(pool, &mut qb).await?
+    };
     rows.iter().map(codec::stored_run::<D>).collect()
 }
 
@@ -48,7 +52,7 @@ pub(crate) async fn in_flight_rows<D: Dialect>(
     limit: i64,
 ) -> Result<Vec<StoredRun>, StoreError> {
     let mut qb = super::in_flight_runs::<D>(task_name, limit);
-    let rows = D::fetch_all(pool, &mut qb).await?;
+    let rows = D::fetch_all_in_flight(pool, &mut qb).await?;
     rows.iter().map(codec::stored_run::<D>).collect()
 }
 
