@@ -135,7 +135,9 @@ impl Ingest {
         recognized: Recognized,
         slot: Option<IngestSlot>,
     ) -> Result<Accepted, SubmitError> {
-        let queued = self.pipeline.enqueue(recognized.events);
+        let mut batch = recognized.joins;
+        batch.events.extend(recognized.events);
+        let queued = self.pipeline.enqueue(batch);
         drop(slot);
         match queued {
             Ok(committed) => committed.wait().await,

@@ -8,8 +8,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tasklens_model::TaskRunEvent;
 use tasklens_store::TaskStore;
+use tasklens_store::joins::JoinBatch;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -74,7 +74,8 @@ impl SubmitError {
 }
 
 struct Submission {
-    events: Vec<TaskRunEvent>,
+    /// Events, with the joins the store resolves in the batch's transaction.
+    events: JoinBatch,
     reply: oneshot::Sender<Result<(), SubmitError>>,
     permit: OwnedSemaphorePermit,
 }
@@ -162,7 +163,8 @@ impl Pipeline {
 
     /// Queues `events`; the returned [`Committed`] resolves when they are committed. The
     /// channel itself is unbounded; the semaphore bounds what it can hold.
-    pub fn enqueue(&self, events: Vec<TaskRunEvent>) -> Result<Committed, SubmitError> {
+    pub fn enqueue(&self, events: impl Into<JoinBatch>) -> Result<Committed, SubmitError> {
+        let events = events.into();
         if events.is_empty() {
             return Ok(Committed(None));
         }
@@ -185,7 +187,7 @@ impl Pipeline {
     }
 
     /// Queues `events` and waits until they are committed.
-    pub async fn submit(&self, events: Vec<TaskRunEvent>) -> Result<(), SubmitError> {
+    pub async fn submit(&self, events: impl Into<JoinBatch>) -> Result<(), SubmitError> {
         self.enqueue(events)?.wait().await
     }
 }
@@ -251,7 +253,8 @@ async fn run_batcher(
 
 /// Writes one batch and answers its submitters; returns whether it committed.
 async fn write(store: &dyn TaskStore, batch: Vec<Submission>, count: usize) -> bool {
-    let mut events = Vec::with_capacity(count);
+    let mut events = JoinBatch::default();
+    events.events.reserve(count);
     let mut replies = Vec::with_capacity(batch.len());
     for submission in batch {
         events.extend(submission.events);
@@ -259,7 +262,7 @@ async fn write(store: &dyn TaskStore, batch: Vec<Submission>, count: usize) -> b
         replies.push((submission.reply, submission.permit));
     }
     let started = Instant::now();
-    let result = store.write_batch(events).await;
+    let result = store.write_joined(events).await;
     let outcome = match result {
         Ok(outcome) => {
             telemetry::batch_committed(count, outcome.changed.len(), started.elapsed());

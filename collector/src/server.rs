@@ -31,8 +31,6 @@ pub struct CollectorConfig {
     /// Keys matching these (case-insensitive substrings) are redacted: in params, and in error
     /// messages and tracebacks, which also lose URL passwords and bearer tokens.
     pub secret_keys: Vec<String>,
-    /// Entries of the recognizer's join caches (TaskIQ producer spans, run spans for logs).
-    pub join_capacity: usize,
     /// Told to senders when the database is unavailable.
     pub retry_after: Duration,
     /// Requests read and decoded at once, both transports together; more are told to retry.
@@ -54,7 +52,6 @@ impl Default for CollectorConfig {
                 .iter()
                 .map(|k| (*k).to_owned())
                 .collect(),
-            join_capacity: 100_000,
             retry_after: Duration::from_secs(5),
             ingest_concurrency: crate::ingest::DEFAULT_INGEST_CONCURRENCY,
             retention_days: 30,
@@ -91,7 +88,7 @@ pub async fn start(
     let queue = pipeline.gauge();
     let redactor = Redactor::new(config.secret_keys.iter().map(String::as_str));
     let ingest = Arc::new(Ingest::new(
-        Recognizer::new(redactor, config.join_capacity),
+        Recognizer::joining_in_store(redactor),
         pipeline,
         TokenCheck::new(config.token.as_deref()),
         config.retry_after,

@@ -1,8 +1,10 @@
 //! Payloads recorded from the real Python Celery and TaskIQ instrumentations
-//! (`fixtures/record.py`) and from BullMQ's own telemetry with `bullmq-otel`
+//! (`fixtures/record.py`: worker in a thread of the recorder; `fixtures/record_workers.py`: real
+//! `celery worker` / `taskiq worker` processes on a Redis broker, `celery-worker/` and
+//! `taskiq-worker/`) and from BullMQ's own telemetry with `bullmq-otel`
 //! (`fixtures/bullmq-recorder/record.mjs`), replayed over OTLP/HTTP as protobuf and as JSON: the
-//! runs in the database must be the ones `fixtures/expected.json` lists. BullMQ requests are
-//! also recognized one by one, each against its own file entry.
+//! runs in the database must be the ones `fixtures/expected.json` lists. BullMQ and
+//! `celery-worker/` requests are also recognized one by one, each against its own file entry.
 
 mod common;
 
@@ -16,7 +18,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use sqlx::PgPool;
 use tasklens_collector::recognize::Recognizer;
-use tasklens_model::{Redactor, RunState};
+use tasklens_model::{Redactor, RunState, TaskStatus};
 use tasklens_store::StoredRun;
 
 fn fixtures() -> PathBuf {
@@ -144,23 +146,43 @@ fn check_scenario(
                 "{name}: {message:?} lacks {fragment:?}"
             );
         }
-        if let Some(error_type) = run["error_type"].as_str() {
-            assert_eq!(state.error_type.as_deref(), Some(error_type), "{name}");
+        if let Some(error_type) = run.get("error_type") {
+            assert_eq!(
+                state.error_type.as_deref(),
+                error_type.as_str(),
+                "{name}: error type"
+            );
+        }
+        if let Some(host) = run.get("worker_host") {
+            assert_eq!(
+                state.worker_host.as_deref(),
+                host.as_str(),
+                "{name}: the worker that ran it"
+            );
         }
         if state.status.is_finished() {
             assert!(row.duration_ms().is_some(), "{name}");
         }
-        assert_eq!(
-            (
-                state.trace_id.as_ref().map(|id| hex(id)),
-                state.span_id.as_ref().map(|id| hex(id))
-            ),
-            (
-                decisive["trace_id"].as_str().map(str::to_owned),
-                decisive["span_id"].as_str().map(str::to_owned)
-            ),
-            "{name}: the trace and span of the span that decided the run"
-        );
+        if state.status == TaskStatus::Pending {
+            // Only the producer reported it: no worker span, so no trace ids on the row.
+            assert_eq!(
+                (&state.trace_id, &state.span_id, state.enqueued_at.is_some()),
+                (&None, &None, true),
+                "{name}: {state:#?}"
+            );
+        } else {
+            assert_eq!(
+                (
+                    state.trace_id.as_ref().map(|id| hex(id)),
+                    state.span_id.as_ref().map(|id| hex(id))
+                ),
+                (
+                    decisive["trace_id"].as_str().map(str::to_owned),
+                    decisive["span_id"].as_str().map(str::to_owned)
+                ),
+                "{name}: the trace and span of the span that decided the run"
+            );
+        }
         assert_eq!(state.queue.as_deref(), queue, "{name}: queue");
     }
     for stem in &files {
@@ -278,16 +300,19 @@ fn recognize_alone(stem: &str) -> (BTreeMap<(String, i32), RunState>, u64, Vec<S
     (rows, recognized.ignored, recognized.rejected)
 }
 
-/// BullMQ spans carry their job's identity on both sides, so each recorded request alone gives
-/// exactly the runs of its entry: no more rows (one per attempt, the add span's pending row is the
-/// first attempt's), the same status, ids and queue. (Celery and TaskIQ entries are only checked
-/// per scenario: a TaskIQ run span needs the send span of an earlier request.)
+/// BullMQ and Celery spans carry their run's identity on both sides, so each recorded request
+/// alone gives exactly the runs of its entry: no more rows (one per attempt, the enqueue's pending
+/// row is the first attempt's), the same status, ids, queue, error type and worker. Checked for
+/// `bullmq/` and `celery-worker/` (in the latter, a Celery retry's publish is in the request of
+/// the run that asked for it). TaskIQ entries are only checked per scenario: a TaskIQ run span
+/// needs the send span of an earlier request.
 #[test]
-fn each_recorded_bullmq_request_alone_gives_the_runs_of_its_entry() {
+fn each_recorded_bullmq_and_celery_worker_request_alone_gives_the_runs_of_its_entry() {
     let expected = expected();
     let files = expected["files"].as_object().expect("files");
-    let mut checked = 0;
-    for (stem, entry) in files.iter().filter(|(stem, _)| stem.starts_with("bullmq/")) {
+    let mut checked = BTreeMap::new();
+    let alone = |stem: &str| stem.starts_with("bullmq/") || stem.starts_with("celery-worker/");
+    for (stem, entry) in files.iter().filter(|(stem, _)| alone(stem)) {
         let (rows, ignored, rejected) = recognize_alone(stem);
         assert_eq!(rejected, Vec::<String>::new(), "{stem}");
         let not_runs = entry["not_runs"].as_array().map_or(0, Vec::len);
@@ -335,11 +360,20 @@ fn each_recorded_bullmq_request_alone_gives_the_runs_of_its_entry() {
                 let message = row.error_message.as_deref().unwrap_or_default();
                 assert!(message.contains(fragment), "{stem}: {message:?}");
             }
-            if run.get("error_type").is_some_and(Value::is_null) {
-                assert_eq!(row.error_type, None, "{stem}");
+            if let Some(error_type) = run.get("error_type") {
+                assert_eq!(row.error_type.as_deref(), error_type.as_str(), "{stem}");
+            }
+            if let Some(host) = run.get("worker_host") {
+                assert_eq!(row.worker_host.as_deref(), host.as_str(), "{stem}");
             }
         }
-        checked += 1;
+        *checked
+            .entry(stem.split('/').next().unwrap_or_default())
+            .or_insert(0) += 1;
     }
-    assert_eq!(checked, 10, "every BullMQ fixture file has an entry");
+    assert_eq!(
+        checked,
+        BTreeMap::from([("bullmq", 10), ("celery-worker", 18)]),
+        "every BullMQ and celery-worker fixture file has an entry"
+    );
 }

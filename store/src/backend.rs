@@ -5,12 +5,12 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::Pool;
-use tasklens_model::window::split;
-use tasklens_model::{StuckThresholds, TaskRunEvent, WindowPiece};
+use tasklens_model::window::{Granularity, split};
+use tasklens_model::{RuleViolation, StuckThresholds, TaskRunEvent, WindowPiece};
 
-use crate::core::batch::{Incoming, merge_incoming};
 use crate::core::figures::{self, FiguresByTask};
 use crate::core::groups;
+use crate::core::joins::JoinBatch;
 use crate::core::stuck::{self, StuckRun};
 use crate::error::StoreError;
 use crate::error_groups::{ErrorGroup, ErrorGroupDetail, ErrorGroupState, ErrorGroupSummary};
@@ -30,9 +30,14 @@ pub(crate) trait Backend: Send + Sync {
 
     fn pool(&self) -> &Pool<<Self::Dialect as Dialect>::Db>;
 
-    /// Writes a batch's runs in one transaction, as [`crate::core::batch::plan_batch`] plans
-    /// them against the rows that exist; returns what changed once committed.
-    async fn write_runs(&self, incoming: Incoming) -> Result<Vec<RunChange>, StoreError>;
+    /// Writes a batch's runs in one transaction, its joins resolved first
+    /// ([`crate::core::joins`]), then merged ([`crate::core::batch::merge_incoming`]) and
+    /// planned against the rows that exist ([`crate::core::batch::plan_batch`]); returns what
+    /// changed once committed, and the events refused.
+    async fn write_runs(
+        &self,
+        batch: JoinBatch,
+    ) -> Result<(Vec<RunChange>, Vec<RuleViolation>), StoreError>;
 
     /// A free-text page with its (capped) count: each database searches in its own way.
     async fn text_history(&self, query: &HistoryQuery) -> Result<HistoryPage, StoreError>;
@@ -79,12 +84,11 @@ async fn figures_over<D: Dialect>(
 #[async_trait]
 impl<B: Backend> TaskStore for B {
     async fn write_batch(&self, events: Vec<TaskRunEvent>) -> Result<WriteOutcome, StoreError> {
-        let (incoming, rejected) = merge_incoming(events);
-        let changed = if incoming.is_empty() {
-            Vec::new()
-        } else {
-            self.write_runs(incoming).await?
-        };
+        self.write_joined(JoinBatch::from(events)).await
+    }
+
+    async fn write_joined(&self, batch: JoinBatch) -> Result<WriteOutcome, StoreError> {
+        let (changed, rejected) = self.write_runs(batch).await?;
         Ok(WriteOutcome { changed, rejected })
     }
 
@@ -130,10 +134,14 @@ impl<B: Backend> TaskStore for B {
         now: DateTime<Utc>,
     ) -> Result<Vec<StuckRun>, StoreError> {
         // Two independent reads on two connections: the answer waits for the slower one only.
-        let (in_flight, metrics) = tokio::try_join!(
+        // The learned thresholds read whole days of rollups only (a day's bucket is kept up to
+        // date): a threshold needs no minute-exact window, and the read stays a few rows.
+        let history = split(Granularity::Day.floor(now - StuckThresholds::HISTORY), None);
+        let (in_flight, sum) = tokio::try_join!(
             self.in_flight(task_name, IN_FLIGHT_SCAN),
-            self.metrics(now - StuckThresholds::HISTORY)
+            figures_over::<B::Dialect>(self.pool(), &history, task_name)
         )?;
+        let metrics = figures::all_task_metrics(sum.into_map());
         if in_flight.is_empty() {
             return Ok(Vec::new());
         }

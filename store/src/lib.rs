@@ -22,6 +22,14 @@ mod sqlite;
 mod task_store;
 
 pub use crate::core::figures;
+/// How spans exported at different times join (used by the collector's recognizer too).
+pub mod joins {
+    pub use crate::core::joins::{
+        ErrorReport, JoinBatch, JoinRow, JoinedEvent, JoinedRun, KeyedBy, LoggedError, SpanRef,
+        error_event,
+    };
+    pub use crate::core::joins_memory::{BoundedMap, MemoryJoins, WAITING_ERRORS_MAX};
+}
 pub use crate::core::stuck::StuckRun;
 pub use error::StoreError;
 pub use error_groups::{

@@ -44,6 +44,8 @@ pub struct MaintenanceReport {
     /// Expired rows deleted from the default partition.
     pub default_rows_deleted: u64,
     pub run_keys_deleted: u64,
+    /// Expired join rows (`task_span_joins`: spans remembered for joins across replicas).
+    pub span_joins_deleted: u64,
     pub rollup_rows_deleted: u64,
     /// Partitions whose planner statistics were refreshed (yesterday's, once its day is over).
     pub partitions_analyzed: Vec<String>,

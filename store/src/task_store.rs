@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tasklens_model::{StuckThresholds, TaskRunEvent};
 
+use crate::core::joins::JoinBatch;
 use crate::core::stuck::StuckRun;
 use crate::error::StoreError;
 use crate::error_groups::{ErrorGroup, ErrorGroupDetail, ErrorGroupState, ErrorGroupSummary};
@@ -24,6 +25,12 @@ pub trait TaskStore: Send + Sync {
     /// Events that break a rule are refused one by one (see [`WriteOutcome::rejected`]); the
     /// rest of the batch is written. When this returns `Ok`, the batch is committed.
     async fn write_batch(&self, events: Vec<TaskRunEvent>) -> Result<WriteOutcome, StoreError>;
+
+    /// [`TaskStore::write_batch`] for events that join other spans (exported at other times,
+    /// maybe to another collector replica): the joins are resolved against what the store
+    /// remembers of those spans in the same transaction, and what they teach is kept with it
+    /// (`core/joins.rs`). So a join holds whichever writer got which span, in any order.
+    async fn write_joined(&self, batch: JoinBatch) -> Result<WriteOutcome, StoreError>;
 
     /// Figures per task type for the runs created since `since`, from rollups.
     async fn metrics(&self, since: DateTime<Utc>) -> Result<Vec<TaskMetrics>, StoreError>;

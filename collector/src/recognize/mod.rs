@@ -31,7 +31,10 @@
 //! [`TaskRunEvent::prepare`] (caps, timestamp precision, rules) before it is returned; one that
 //! does not is rejected with the broken rule.
 //!
-//! Joins across requests (all bounded by `join_capacity` entries each, oldest forgotten first):
+//! Joins across requests, and across collector replicas: a span is recognized alone, and its
+//! event names the span it depends on (`join.rs`); the store resolves these joins in the
+//! transaction that writes the batch (`tasklens_store::joins`), so they hold whichever replica
+//! receives which span, in any order:
 //! - TaskIQ run spans carry no task id: it is their parent producer span's message id (see
 //!   `taskiq.rs` for the fallback when the parent was not seen, and for the run spans that the
 //!   tasklens start middleware stamps with their id);
@@ -40,9 +43,8 @@
 //! - exceptions reported as log records join the run span they were logged in (see
 //!   [`Recognizer::logs`]).
 //!
-//! Within one request, TaskIQ producer spans are indexed first, then worker spans are
-//! recognized, then producer spans, so the joins do not depend on the order of spans inside a
-//! request.
+//! A recognizer made with [`Recognizer::new`] resolves them itself, against a bounded memory of
+//! its own process (the same rule): for callers without a store.
 //!
 //! Architecture Invariant: pure logic, no I/O and no async; nothing from the network is
 //! unwrapped.
@@ -69,14 +71,15 @@ use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use tasklens_model::conventions::{
     EXCEPTION_MESSAGE, EXCEPTION_STACKTRACE, EXCEPTION_TYPE, TASK_NAME,
 };
-use tasklens_model::{Redactor, RunState, SourceSystem, TaskRunEvent, TaskStatus};
+use tasklens_model::{Redactor, SourceSystem, TaskRunEvent};
 
 use attributes::Attrs;
-use join::{ErrorReport, Joins, RunFact, SpanRef};
-use span::{Draft, Outcome, ResourceInfo, Role, SpanView, fixed_id};
+use join::{ErrorReport, Join, Joins, SpanRef};
+use span::{Draft, Outcome, ResourceInfo, SpanView, fixed_id};
+use tasklens_store::joins::{JoinBatch, MemoryJoins};
 
-/// Turns OTLP exports into task-run events. Holds the redactor and the join caches; one
-/// instance serves every request (callers serialise access).
+/// Turns OTLP exports into task-run events. Holds the redactor and says where joins are
+/// resolved; one instance serves every request (callers serialise access).
 #[derive(Debug)]
 pub struct Recognizer {
     redactor: Redactor,
@@ -86,8 +89,12 @@ pub struct Recognizer {
 /// What one export yielded.
 #[derive(Debug, Default)]
 pub struct Recognized {
-    /// Events that passed [`TaskRunEvent::prepare`] (already capped and truncated).
+    /// Events that passed [`TaskRunEvent::prepare`] (already capped and truncated), their joins
+    /// resolved or needing none.
     pub events: Vec<TaskRunEvent>,
+    /// Events and error reports whose joins the store resolves when it writes them (empty for
+    /// a recognizer that resolves its own).
+    pub joins: JoinBatch,
     /// Spans claimed as task spans, per source, whether they yielded an event or were rejected.
     /// Every span is counted once: here or in `ignored`. Log records are not counted here.
     pub spans_by_source: BTreeMap<SourceSystem, u64>,
@@ -105,14 +112,22 @@ impl Recognized {
 }
 
 impl Recognizer {
-    /// `join_capacity` bounds each join cache (TaskIQ producers, TaskIQ runs waiting for their
-    /// producer, run spans, error reports waiting for their run span). A waiting error report
-    /// holds up to ~130 KB (message and traceback are capped at 64 KB each), which is the
-    /// largest entry.
+    /// A recognizer that resolves its joins itself, against a memory of this process:
+    /// `join_capacity` bounds the spans remembered with their run, and the error reports
+    /// waiting for their run span (at most 2,000 of these: one holds up to ~130 KB).
     pub fn new(redactor: Redactor, join_capacity: usize) -> Self {
         Recognizer {
             redactor,
-            joins: Joins::new(join_capacity),
+            joins: Joins::Local(MemoryJoins::new(join_capacity)),
+        }
+    }
+
+    /// A recognizer that leaves joins to the store ([`Recognized::joins`]), so that they hold
+    /// across collector replicas.
+    pub fn joining_in_store(redactor: Redactor) -> Self {
+        Recognizer {
+            redactor,
+            joins: Joins::InStore,
         }
     }
 
@@ -137,14 +152,10 @@ impl Recognizer {
             }
         }
 
-        for (view, source) in &spans {
-            if *source == Some(SourceSystem::Taskiq) {
-                taskiq::index_producer(view, &mut self.joins);
-            }
-        }
         let mut out = Recognized::default();
-        // Worker spans first, then producer spans: a producer may need the run span of the
-        // same request (Celery retries, TaskIQ fallback keys).
+        let mut batch = JoinBatch::default();
+        // Worker spans first, then producer spans (the order of the rejections; the joins do
+        // not depend on the order of spans).
         for producers in [false, true] {
             for (view, source) in &spans {
                 if (view.kind() == SpanKind::Producer) != producers {
@@ -155,9 +166,17 @@ impl Recognizer {
                     continue;
                 };
                 let outcome = self.recognize_span(view, source);
-                self.settle(view, source, outcome, observed_at, &mut out);
+                self.settle(view, source, outcome, observed_at, &mut out, &mut batch);
             }
         }
+        self.finish(batch, out)
+    }
+
+    /// Resolves the joins here, or leaves them to the store.
+    fn finish(&mut self, batch: JoinBatch, mut out: Recognized) -> Recognized {
+        let (events, joins) = self.joins.settle(batch);
+        out.events = events;
+        out.joins = joins;
         out
     }
 
@@ -165,8 +184,8 @@ impl Recognizer {
     /// a trace and span id reports the error of the run whose run span has that id. The event
     /// carries the error fields and status `pending`, the lowest, so it never changes the run's
     /// status (the merge keeps the higher one). A report whose run span has not been seen yet
-    /// waits (bounded) and is emitted when that span arrives; reports for one span are folded
-    /// with the merge rule while they wait.
+    /// waits (in the store, or bounded here) and is emitted when that span arrives; reports for
+    /// one span are folded with the merge rule while they wait.
     ///
     /// Log records without exception attributes, or without trace context, are ignored; ids of
     /// the wrong length are rejected.
@@ -176,6 +195,7 @@ impl Recognizer {
         observed_at: DateTime<Utc>,
     ) -> Recognized {
         let mut out = Recognized::default();
+        let mut batch = JoinBatch::default();
         for resource_logs in &request.resource_logs {
             for scope_logs in &resource_logs.scope_logs {
                 for record in &scope_logs.log_records {
@@ -189,45 +209,31 @@ impl Recognizer {
                         out.ignored += 1;
                         continue;
                     }
-                    let at = match log_span(&record.trace_id, &record.span_id) {
-                        Ok(at) => at,
-                        Err(reason) => {
-                            out.rejected.push(format!(
-                                "log record with span_id {}: {reason}",
-                                attributes::preview(&hex::encode(&record.span_id))
-                            ));
-                            continue;
-                        }
-                    };
-                    match self.joins.runs.get(&at) {
-                        Some(run) => {
-                            let event = error_event(run, report, observed_at);
-                            push_event(event, || "log record".to_owned(), &mut out);
-                        }
-                        None => self.joins.waiting_errors.upsert(
-                            at,
-                            || report.clone(),
-                            |waiting| waiting.fold(report.clone()),
-                        ),
+                    match log_span(&record.trace_id, &record.span_id) {
+                        Ok(at) => batch.errors.push(join::logged(at, report, observed_at)),
+                        Err(reason) => out.rejected.push(format!(
+                            "log record with span_id {}: {reason}",
+                            attributes::preview(&hex::encode(&record.span_id))
+                        )),
                     }
                 }
             }
         }
-        out
+        self.finish(batch, out)
     }
 
     fn recognize_span(&mut self, view: &SpanView<'_>, source: SourceSystem) -> Outcome {
         match source {
             SourceSystem::Tasklens => tasklens::recognize(view, &self.redactor),
-            SourceSystem::Celery => celery::recognize(view, &self.joins),
-            SourceSystem::Taskiq => taskiq::recognize(view, &mut self.joins),
+            SourceSystem::Celery => celery::recognize(view),
+            SourceSystem::Taskiq => taskiq::recognize(view),
             SourceSystem::Bullmq => bullmq::recognize(view),
             SourceSystem::Sidekiq => sidekiq::recognize(view),
             SourceSystem::Messaging => messaging::recognize(view),
         }
     }
 
-    /// Validates a recognizer's outcome and records it.
+    /// Validates a recognizer's outcome and records it, with the join it needs.
     fn settle(
         &mut self,
         view: &SpanView<'_>,
@@ -235,6 +241,7 @@ impl Recognizer {
         outcome: Outcome,
         observed_at: DateTime<Utc>,
         out: &mut Recognized,
+        batch: &mut JoinBatch,
     ) {
         let draft = match outcome {
             Ok(None) => {
@@ -253,20 +260,19 @@ impl Recognizer {
         redact(&self.redactor, &mut run.error_message);
         redact(&self.redactor, &mut run.error_traceback);
         let event = TaskRunEvent { observed_at, run };
-        let Some(accepted) = push_event(event, || view.label(), out) else {
-            return;
-        };
-        if role == Role::Run {
-            let fact = RunFact {
-                key: accepted.key(),
-                task_name: accepted.task_name,
-            };
-            if let Some(report) = self.joins.waiting_errors.remove(&at) {
-                let event = error_event(&fact, report, observed_at);
-                push_event(event, || view.label(), out);
+        let event = match event.prepare() {
+            Ok(event) => event,
+            Err(violation) => {
+                out.rejected.push(format!("{}: {violation}", view.label()));
+                return;
             }
-            self.joins.runs.insert(at, fact);
-        }
+        };
+        let join = match source {
+            SourceSystem::Taskiq => taskiq::join(view, role),
+            SourceSystem::Celery => celery::join(view, role),
+            _ => Join::of(role),
+        };
+        batch.joined.push(join::joined(event, join, at));
     }
 }
 
@@ -291,25 +297,6 @@ fn classify(view: &SpanView<'_>) -> Option<SourceSystem> {
         return Some(SourceSystem::Sidekiq);
     }
     messaging::claims(attrs, kind).then_some(SourceSystem::Messaging)
-}
-
-/// Prepares an event and records it (or the broken rule); returns the accepted run.
-fn push_event(
-    event: TaskRunEvent,
-    label: impl FnOnce() -> String,
-    out: &mut Recognized,
-) -> Option<RunState> {
-    match event.prepare() {
-        Ok(event) => {
-            let run = event.run.clone();
-            out.events.push(event);
-            Some(run)
-        }
-        Err(violation) => {
-            out.rejected.push(format!("{}: {violation}", label()));
-            None
-        }
-    }
 }
 
 /// Replaces the secrets in an error text, in place.
@@ -342,24 +329,13 @@ fn log_span(trace_id: &[u8], span_id: &[u8]) -> Result<SpanRef, String> {
     })
 }
 
-/// The event that attaches an error report to a known run without touching its status.
-fn error_event(run: &RunFact, report: ErrorReport, observed_at: DateTime<Utc>) -> TaskRunEvent {
-    let mut state = RunState::new(run.key.clone(), run.task_name.clone(), TaskStatus::Pending);
-    state.error_message = report.message;
-    state.error_type = report.error_type;
-    state.error_traceback = report.traceback;
-    TaskRunEvent {
-        observed_at,
-        run: state,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::testing::*;
     use super::*;
     use opentelemetry_proto::tonic::logs::v1::LogRecord;
     use tasklens_model::RunKey;
+    use tasklens_model::TaskStatus;
 
     fn celery_run(span_n: u8) -> SpanBuilder {
         SpanBuilder::consumer("run/score_message")
@@ -614,13 +590,15 @@ mod tests {
         let mut recognizer = Recognizer::new(Redactor::default(), 2);
         let runs: Vec<_> = (1..=3).map(|n| celery_run(n).build()).collect();
         recognizer.traces(&traces(runs), observed());
-        assert_eq!(recognizer.joins.runs.len(), 2);
+        let memory = recognizer.joins.memory().expect("local joins");
+        assert_eq!(memory.runs_len(), 2);
         // the oldest run span (1) was forgotten: its error report now waits
         let recognized = recognizer.logs(
             &logs(vec![exception_log(7, 1, "x"), exception_log(7, 3, "y")]),
             observed(),
         );
         assert_eq!(recognized.events.len(), 1);
-        assert_eq!(recognizer.joins.waiting_errors.len(), 1);
+        let memory = recognizer.joins.memory().expect("local joins");
+        assert_eq!(memory.waiting_len(), 1);
     }
 }

@@ -11,7 +11,7 @@ use tasklens_model::conventions::{
 use tasklens_model::{RunKey, RunState, TaskStatus};
 
 use super::attributes::{Attrs, preview};
-use super::join::SpanRef;
+use tasklens_store::joins::SpanRef;
 
 /// The message of a failed run whose span reported no error text at all: the model requires a
 /// message on every failed run.

@@ -5,10 +5,10 @@
 //!   before the first retry). Pending, enqueued at the span start.
 //! - Run span (`taskiq.action` = `execute`, `execute/{task}`, CONSUMER): finished; task
 //!   `taskiq.task_name` (else the span name after `execute/`). It carries NO task id: the id
-//!   and attempt are those of its parent producer span, remembered from this request or an
-//!   earlier one (the join). When the parent was not seen, the run is filed under a documented
-//!   fallback key: task id = the parent span id in hex (the span's own id if it has no parent),
-//!   attempt = the run span's own retry label. The fallback is remembered, so when that
+//!   and attempt are those of its parent producer span, recorded by the store (from any
+//!   request, on any replica: the join). When the parent was not seen, the run is filed under a
+//!   documented fallback key: task id = the parent span id in hex (the span's own id if it has
+//!   no parent), attempt = the run span's own retry label. The fallback is recorded, so when that
 //!   producer span arrives later its pending report goes under the same fallback key, and a
 //!   copy of the run span delivered again keeps it too: the reports of one run always merge.
 //! - A run span stamped with `tasklens.task.id` (and `tasklens.task.attempt`, default 0) by the
@@ -29,11 +29,10 @@
 
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use tasklens_model::conventions::{TASK_ATTEMPT, TASK_ID};
-use tasklens_model::limits::{MAX_NAME_BYTES, cap_text};
 use tasklens_model::{RunKey, SourceSystem, TaskStatus};
 
 use super::attributes::{Attrs, to_attempt};
-use super::join::{Joins, ProducerFact};
+use super::join::Join;
 use super::span::{Draft, Envelope, Outcome, Role, SpanView, name_after, pending_state};
 
 /// Where the retry count label appears (the middleware copies labels as `taskiq.{label}`;
@@ -67,30 +66,10 @@ fn action(view: &SpanView<'_>) -> Option<Action> {
     }
 }
 
-/// Remembers a producer span's task id and attempt for the run spans that follow it. Called
-/// for every TaskIQ span of a request before any is recognized.
-pub(crate) fn index_producer(view: &SpanView<'_>, joins: &mut Joins) {
-    if action(view) != Some(Action::Send) {
-        return;
-    }
-    let Ok(envelope) = view.envelope() else {
-        return;
-    };
-    let (Some(task_id), Ok(attempt)) = (view.attrs.first_id(&TASK_ID_KEYS), label(view.attrs))
-    else {
-        return;
-    };
-    let fact = ProducerFact {
-        task_id: cap_text(task_id, MAX_NAME_BYTES),
-        attempt,
-    };
-    joins.taskiq_producers.insert(envelope.at, fact);
-}
-
-pub(crate) fn recognize(view: &SpanView<'_>, joins: &mut Joins) -> Outcome {
+pub(crate) fn recognize(view: &SpanView<'_>) -> Outcome {
     match action(view) {
-        Some(Action::Execute) => run(view, joins),
-        Some(Action::Send) => producer(view, joins),
+        Some(Action::Execute) => run(view),
+        Some(Action::Send) => producer(view),
         None => Ok(None),
     }
 }
@@ -111,7 +90,7 @@ fn task_name(view: &SpanView<'_>, prefix: &str) -> String {
         .to_owned()
 }
 
-fn run(view: &SpanView<'_>, joins: &mut Joins) -> Outcome {
+fn run(view: &SpanView<'_>) -> Outcome {
     let envelope = view.envelope()?;
     let attrs = view.attrs;
     let retry_reason = attrs.str(RETRY_REASON);
@@ -121,7 +100,7 @@ fn run(view: &SpanView<'_>, joins: &mut Joins) -> Outcome {
     };
     let key = match stamped_key(attrs)? {
         Some(key) => key,
-        None => run_key(&envelope, own_attempt, joins),
+        None => fallback_key(&envelope, own_attempt),
     };
     let status = if view.reports_error() || retry_reason.is_some() {
         TaskStatus::Failed
@@ -138,6 +117,19 @@ fn run(view: &SpanView<'_>, joins: &mut Joins) -> Outcome {
         role: Role::Run,
         at: envelope.at,
     }))
+}
+
+/// The join a recognized TaskIQ span needs: a producer records its key for its run spans; an
+/// unstamped run span with a parent takes the key recorded for that parent (its fallback
+/// recorded there if none is).
+pub(crate) fn join(view: &SpanView<'_>, role: Role) -> Join {
+    match role {
+        Role::Producer => Join::KeyedProducer,
+        Role::Run => match view.envelope().ok().and_then(|e| e.parent) {
+            Some(parent) if !view.attrs.contains(TASK_ID) => Join::KeyedRun { parent },
+            _ => Join::Run,
+        },
+    }
 }
 
 /// The identity the tasklens start middleware stamped on a run span, if it did.
@@ -157,48 +149,31 @@ fn stamped_key(attrs: Attrs<'_>) -> Result<Option<RunKey>, String> {
     }))
 }
 
-/// The key of an unstamped run span: its producer's, else a remembered fallback, else a new fallback.
-fn run_key(envelope: &Envelope, own_attempt: i32, joins: &mut Joins) -> RunKey {
-    let Some(parent) = envelope.parent else {
-        return RunKey {
-            source: SourceSystem::Taskiq,
-            task_id: hex::encode(envelope.at.span_id),
-            attempt: own_attempt,
-        };
-    };
-    if let Some(key) = joins.taskiq_orphans.get(&parent) {
-        return key.clone();
-    }
-    if let Some(producer) = joins.taskiq_producers.get(&parent) {
-        return RunKey {
-            source: SourceSystem::Taskiq,
-            task_id: producer.task_id.clone(),
-            attempt: producer.attempt,
-        };
-    }
-    let key = RunKey {
+/// The fallback key of an unstamped run span: the parent span id in hex (the store replaces it
+/// by the key recorded for the parent span, its producer's or a fallback recorded first), or
+/// without a parent its own span id.
+fn fallback_key(envelope: &Envelope, own_attempt: i32) -> RunKey {
+    let span = envelope.parent.unwrap_or(envelope.at);
+    RunKey {
         source: SourceSystem::Taskiq,
-        task_id: hex::encode(parent.span_id),
+        task_id: hex::encode(span.span_id),
         attempt: own_attempt,
-    };
-    joins.taskiq_orphans.insert(parent, key.clone());
-    key
+    }
 }
 
-fn producer(view: &SpanView<'_>, joins: &Joins) -> Outcome {
+/// A producer: its own key, unless a run span recorded a fallback for it first (the store
+/// decides, see `join`).
+fn producer(view: &SpanView<'_>) -> Outcome {
     let envelope = view.envelope()?;
-    let key = match joins.taskiq_orphans.get(&envelope.at) {
-        Some(fallback) => fallback.clone(),
-        None => RunKey {
-            source: SourceSystem::Taskiq,
-            task_id: view.attrs.first_id(&TASK_ID_KEYS).ok_or_else(|| {
-                format!(
-                    "no task id: {} and {} are missing",
-                    TASK_ID_KEYS[0], TASK_ID_KEYS[1]
-                )
-            })?,
-            attempt: label(view.attrs)?,
-        },
+    let key = RunKey {
+        source: SourceSystem::Taskiq,
+        task_id: view.attrs.first_id(&TASK_ID_KEYS).ok_or_else(|| {
+            format!(
+                "no task id: {} and {} are missing",
+                TASK_ID_KEYS[0], TASK_ID_KEYS[1]
+            )
+        })?,
+        attempt: label(view.attrs)?,
     };
     let run = pending_state(&envelope, key, task_name(view, "send/"));
     Ok(Some(Draft {

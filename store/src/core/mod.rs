@@ -7,9 +7,14 @@
 //!   the sums turned into the numbers the dashboard shows;
 //! - [`groups`]: which error group each failed run joins or leaves, and what the batch adds to
 //!   the groups and their rollups;
-//! - [`stuck`]: which unfinished runs are past their task type's threshold.
+//! - [`stuck`]: which unfinished runs are past their task type's threshold;
+//! - [`joins`]: how spans exported at different times (to any replica) join: which key a
+//!   joined run takes, which error report meets its run; [`joins_memory`] keeps such rows in
+//!   one process's memory, bounded.
 
 pub mod batch;
 pub mod figures;
 pub mod groups;
+pub mod joins;
+pub mod joins_memory;
 pub mod stuck;

@@ -27,7 +27,8 @@ pub struct StuckRun {
     pub threshold_source: ThresholdSource,
 }
 
-/// The recent p99s per task type, from metrics over [`StuckThresholds::HISTORY`].
+/// The recent p99s per task type, from metrics over the whole days (UTC) that cover
+/// [`StuckThresholds::HISTORY`].
 pub fn recent_p99s(metrics: &[TaskMetrics]) -> HashMap<&str, RecentP99> {
     metrics
         .iter()

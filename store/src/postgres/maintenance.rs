@@ -12,6 +12,8 @@ const MAINTENANCE_LOCK: i64 = 0x7461_736b_6c65_6e73;
 const PARTITION_PREFIX: &str = "task_execution_logs_p";
 /// Expired run keys leave in batches of this size, so no single statement holds locks long.
 const KEY_DELETE_BATCH: i64 = 50_000;
+/// Join rows (`task_span_joins`) are kept at most this long.
+const JOIN_HORIZON_DAYS: i64 = 7;
 
 fn partition_name(day: NaiveDate) -> String {
     format!("{PARTITION_PREFIX}{}", day.format("%Y%m%d"))
@@ -160,6 +162,24 @@ async fn maintain_locked(
         .await?
         .rows_affected();
         report.run_keys_deleted += deleted;
+        if deleted < KEY_DELETE_BATCH.unsigned_abs() {
+            break;
+        }
+    }
+    // Join rows matter while a run's spans arrive: they leave with the runs' retention, or a
+    // week after they were written, whichever comes first.
+    let joins_cutoff = cutoff.max(policy.now - TimeDelta::days(JOIN_HORIZON_DAYS));
+    loop {
+        let deleted = sqlx::query(
+            "DELETE FROM task_span_joins WHERE ctid = ANY(ARRAY( \
+             SELECT ctid FROM task_span_joins WHERE created_at < $1 LIMIT $2))",
+        )
+        .bind(joins_cutoff)
+        .bind(KEY_DELETE_BATCH)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+        report.span_joins_deleted += deleted;
         if deleted < KEY_DELETE_BATCH.unsigned_abs() {
             break;
         }

@@ -3,6 +3,7 @@
 mod bulk;
 mod copy;
 mod groups;
+mod joins;
 mod live;
 mod maintenance;
 mod rollups;
@@ -19,7 +20,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection, PgPool};
 
 use crate::backend::Backend;
-use crate::core::batch::Incoming;
+use crate::core::joins::JoinBatch;
 use crate::error::StoreError;
 use crate::live::LiveSubscription;
 use crate::maintenance::{MaintenanceReport, RetentionPolicy, StorageStats};
@@ -27,6 +28,7 @@ use crate::query::{HistoryPage, HistoryQuery};
 use crate::runs::{RunChange, StoredRun};
 use live::PgLiveListener;
 use rows::Pg;
+use tasklens_model::RuleViolation;
 
 /// Connection settings.
 #[derive(Debug, Clone)]
@@ -207,8 +209,11 @@ impl Backend for PgStore {
         &self.pool
     }
 
-    async fn write_runs(&self, incoming: Incoming) -> Result<Vec<RunChange>, StoreError> {
-        write::write_runs(&self.pool, incoming).await
+    async fn write_runs(
+        &self,
+        batch: JoinBatch,
+    ) -> Result<(Vec<RunChange>, Vec<RuleViolation>), StoreError> {
+        write::write_runs(&self.pool, batch).await
     }
 
     async fn text_history(&self, query: &HistoryQuery) -> Result<HistoryPage, StoreError> {

@@ -12,7 +12,10 @@ use super::groups::{add_to_groups, group_ids};
 use super::live::notify;
 use super::rollups::apply_rollups;
 use super::rows::Pg;
-use crate::core::batch::{Incoming, batch_time, plan_batch};
+use tasklens_model::RuleViolation;
+
+use crate::core::batch::{Incoming, batch_time, merge_incoming, plan_batch};
+use crate::core::joins::JoinBatch;
 use crate::error::StoreError;
 use crate::runs::{RunChange, StoredRun};
 use crate::sql::{Dialect, codec};
@@ -201,12 +204,37 @@ struct Identity {
     inserted: bool,
 }
 
+/// Writes a batch in one transaction: its joins resolved first (`joins.rs`), then its events
+/// merged and written. Returns the changes and the events refused.
 pub(super) async fn write_runs(
     pool: &PgPool,
-    incoming: Incoming,
-) -> Result<Vec<RunChange>, StoreError> {
+    batch: JoinBatch,
+) -> Result<(Vec<RunChange>, Vec<RuleViolation>), StoreError> {
     let mut timer = StepTimer::new();
+    if !batch.has_joins() {
+        let (incoming, rejected) = merge_incoming(batch.events);
+        if incoming.is_empty() {
+            return Ok((Vec::new(), rejected));
+        }
+        let tx = pool.begin().await?;
+        return Ok((write_incoming(tx, incoming, timer).await?, rejected));
+    }
     let mut tx = pool.begin().await?;
+    let events = super::joins::resolve(batch, batch_time(), &mut tx).await?;
+    timer.step("joins");
+    let (incoming, rejected) = merge_incoming(events);
+    if incoming.is_empty() {
+        tx.commit().await?;
+        return Ok((Vec::new(), rejected));
+    }
+    Ok((write_incoming(tx, incoming, timer).await?, rejected))
+}
+
+async fn write_incoming(
+    mut tx: Transaction<'_, Postgres>,
+    incoming: Incoming,
+    mut timer: StepTimer,
+) -> Result<Vec<RunChange>, StoreError> {
     let keys: Vec<Uuid> = incoming.keys().copied().collect();
     let first_seen: Vec<DateTime<Utc>> = incoming.values().map(|(_, seen)| *seen).collect();
     let mut identities = HashMap::with_capacity(keys.len());

@@ -19,7 +19,11 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use tokio::sync::Mutex;
 
 use crate::backend::Backend;
-use crate::core::batch::Incoming;
+use tasklens_model::RuleViolation;
+
+use crate::core::batch::merge_incoming;
+use crate::core::joins::{self, JoinBatch};
+use crate::core::joins_memory::MemoryJoins;
 use crate::error::StoreError;
 use crate::live::{LiveSubscription, LocalLiveHub};
 use crate::maintenance::{MaintenanceReport, RetentionPolicy};
@@ -63,7 +67,12 @@ pub struct SqliteStore {
     maintenance: Arc<Mutex<()>>,
     live: LocalLiveHub,
     retention_batch_rows: i64,
+    /// What this process remembers of spans for joins (`core/joins.rs`).
+    joins: Arc<Mutex<MemoryJoins>>,
 }
+
+/// Spans an embedded store remembers for joins (as many as the collector's join caches did).
+const JOIN_CAPACITY: usize = 100_000;
 
 impl SqliteStore {
     /// Opens the database at `path` with the default options, creating the file and its
@@ -103,6 +112,7 @@ impl SqliteStore {
             maintenance: Arc::new(Mutex::new(())),
             live: LocalLiveHub::new(options.live_capacity),
             retention_batch_rows: i64::from(options.retention_batch_rows.max(1)),
+            joins: Arc::new(Mutex::new(MemoryJoins::new(JOIN_CAPACITY))),
         })
     }
 
@@ -124,9 +134,29 @@ impl Backend for SqliteStore {
         &self.pool
     }
 
-    async fn write_runs(&self, incoming: Incoming) -> Result<Vec<RunChange>, StoreError> {
+    /// The joins are resolved in this process's memory (one process writes an embedded store),
+    /// under the writer lock, and kept only once the batch committed.
+    async fn write_runs(
+        &self,
+        batch: JoinBatch,
+    ) -> Result<(Vec<RunChange>, Vec<RuleViolation>), StoreError> {
         let _writing = self.writer.lock().await;
-        write::write_runs(&self.pool, &self.live, incoming).await
+        let (events, rows) = if batch.has_joins() {
+            let mut rows = self.joins.lock().await.rows_for(&batch);
+            (joins::resolve(batch, &mut rows), Some(rows))
+        } else {
+            (batch.events, None)
+        };
+        let (incoming, rejected) = merge_incoming(events);
+        let changes = if incoming.is_empty() {
+            Vec::new()
+        } else {
+            write::write_runs(&self.pool, &self.live, incoming).await?
+        };
+        if let Some(rows) = rows {
+            self.joins.lock().await.keep(rows);
+        }
+        Ok((changes, rejected))
     }
 
     async fn text_history(&self, query: &HistoryQuery) -> Result<HistoryPage, StoreError> {
