@@ -1,8 +1,8 @@
 //! `tasklens collector` as a separate process: OTLP in, rows and live events out to other
 //! processes (the dashboard replicas), graceful stop on SIGTERM.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::io::BufRead;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -14,6 +14,9 @@ use sqlx::PgPool;
 use tasklens_model::TaskStatus;
 use tasklens_model::conventions as conv;
 use tasklens_store::{PgStore, TaskStore};
+
+mod common;
+use common::{StartedCollector, start_collector};
 
 fn attr(key: &str, value: &str) -> KeyValue {
     KeyValue {
@@ -63,31 +66,11 @@ async fn a_separate_collector_process_feeds_every_listening_replica(pool: PgPool
         "postgres://postgres@127.0.0.1:5432/{}",
         pool.connect_options().get_database().expect("database")
     );
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tasklens"))
-        .args([
-            "collector",
-            "--otlp-grpc-addr",
-            "127.0.0.1:0",
-            "--otlp-http-addr",
-            "127.0.0.1:0",
-            "--admin-addr",
-            "127.0.0.1:0",
-        ])
-        .env("TASKLENS_DATABASE_URL", &url)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("the collector starts");
-    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-    let mut ready = String::new();
-    stdout.read_line(&mut ready).expect("a ready line");
-    assert!(ready.starts_with("collector ready"), "{ready}");
-    let http_addr = ready
-        .split("http://")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .expect("the HTTP address")
-        .to_owned();
+    let StartedCollector {
+        mut child,
+        http: http_addr,
+        mut stdout,
+    } = start_collector(&url);
 
     // Two dashboard replicas listening, in this process but on connections of their own.
     let store = PgStore::connect(&url, &Default::default())

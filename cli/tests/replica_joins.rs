@@ -6,9 +6,8 @@
 //! Last, both halves of TaskIQ runs are sent to the two replicas at once: each run must still
 //! give one row, the one of either order.
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
@@ -17,39 +16,23 @@ use sqlx::PgPool;
 use tasklens_model::{RunState, TaskStatus};
 use tasklens_store::{HistoryQuery, PgStore, TaskStore};
 
+mod common;
+use common::start_collector;
+
 struct Collector {
     child: Child,
     http: String,
+    _stdout: std::io::BufReader<std::process::ChildStdout>,
 }
 
 impl Collector {
     fn start(url: &str) -> Collector {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tasklens"))
-            .args([
-                "collector",
-                "--otlp-grpc-addr",
-                "127.0.0.1:0",
-                "--otlp-http-addr",
-                "127.0.0.1:0",
-                "--admin-addr",
-                "127.0.0.1:0",
-            ])
-            .env("TASKLENS_DATABASE_URL", url)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("the collector starts");
-        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-        let mut ready = String::new();
-        stdout.read_line(&mut ready).expect("a ready line");
-        assert!(ready.starts_with("collector ready"), "{ready}");
-        let http = ready
-            .split("http://")
-            .nth(1)
-            .and_then(|rest| rest.split_whitespace().next())
-            .expect("the HTTP address")
-            .to_owned();
-        Collector { child, http }
+        let started = start_collector(url);
+        Collector {
+            child: started.child,
+            http: started.http,
+            _stdout: started.stdout,
+        }
     }
 }
 
