@@ -6,7 +6,7 @@
 //! process ([`Joins::Local`], for callers without a store: tests, fixture replays). Both run
 //! the same rule.
 
-use tasklens_model::TaskRunEvent;
+use tasklens_model::{TaskRunEvent, TaskStatus};
 use tasklens_store::joins::{JoinBatch, JoinedEvent, KeyedBy, MemoryJoins};
 
 pub(crate) use tasklens_store::joins::{ErrorReport, LoggedError, SpanRef};
@@ -18,7 +18,7 @@ use super::span::Role;
 pub(crate) enum Join {
     /// Nothing: a producer span that says all about its run.
     None,
-    /// A run span: error reports logged in it join its run.
+    /// A run span: error reports logged in it join its run, if it failed (see [`joined`]).
     Run,
     /// A producer span whose run the run spans of its children join (TaskIQ): its key is
     /// recorded for them.
@@ -50,7 +50,13 @@ pub(crate) enum Joins {
 }
 
 /// The join an event of a span with this role needs, if any.
+///
+/// Error reports join only a run span that failed: an exception logged in a run that
+/// succeeded (or is still running) is not that run's error. So only failed run spans are
+/// remembered, which keeps the join rows (written in the batch's transaction) to the few runs
+/// that fail; a report waiting for a run span that then succeeds leaves with maintenance.
 pub(crate) fn joined(event: TaskRunEvent, join: Join, at: SpanRef) -> JoinedEvent {
+    let run_at = (event.run.status == TaskStatus::Failed).then_some(at);
     let plain = JoinedEvent {
         event,
         keyed_by: None,
@@ -59,10 +65,7 @@ pub(crate) fn joined(event: TaskRunEvent, join: Join, at: SpanRef) -> JoinedEven
     };
     match join {
         Join::None => plain,
-        Join::Run => JoinedEvent {
-            run_at: Some(at),
-            ..plain
-        },
+        Join::Run => JoinedEvent { run_at, ..plain },
         Join::KeyedProducer => JoinedEvent {
             keyed_by: Some(KeyedBy {
                 span: at,
@@ -75,7 +78,7 @@ pub(crate) fn joined(event: TaskRunEvent, join: Join, at: SpanRef) -> JoinedEven
                 span: parent,
                 own: false,
             }),
-            run_at: Some(at),
+            run_at,
             ..plain
         },
         Join::RetryOf { parent } => JoinedEvent {

@@ -338,11 +338,15 @@ mod tests {
     use tasklens_model::TaskStatus;
 
     fn celery_run(span_n: u8) -> SpanBuilder {
+        celery_run_ending(span_n, "SUCCESS")
+    }
+
+    fn celery_run_ending(span_n: u8, state: &str) -> SpanBuilder {
         SpanBuilder::consumer("run/score_message")
             .ids(7, span_n)
             .attr("celery.action", s("run"))
             .attr("celery.task_name", s("score_message"))
-            .attr("celery.state", s("SUCCESS"))
+            .attr("celery.state", s(state))
             .attr("messaging.message.id", s("task-1"))
     }
 
@@ -450,7 +454,8 @@ mod tests {
     #[test]
     fn a_log_error_joins_a_run_seen_before() {
         let mut recognizer = recognizer();
-        let run = recognizer.traces(&traces(vec![celery_run(3).build()]), observed());
+        let failed = celery_run_ending(3, "FAILURE").build();
+        let run = recognizer.traces(&traces(vec![failed]), observed());
         assert_eq!(run.events.len(), 1);
 
         let recognized = recognizer.logs(&logs(vec![exception_log(7, 3, "not found")]), observed());
@@ -485,16 +490,36 @@ mod tests {
         assert!(early.events.is_empty() && early.rejected.is_empty());
         assert_eq!(early.ignored, 0);
 
-        let recognized = recognizer.traces(&traces(vec![celery_run(3).build()]), observed());
+        let failed = || celery_run_ending(3, "FAILURE").build();
+        let recognized = recognizer.traces(&traces(vec![failed()]), observed());
         assert_eq!(recognized.events.len(), 2);
         let statuses: Vec<_> = recognized.events.iter().map(error_fields).collect();
-        assert!(statuses.contains(&(TaskStatus::Success, None, None)));
+        assert!(
+            statuses
+                .iter()
+                .any(|(status, ..)| *status == TaskStatus::Failed)
+        );
         // two waiting reports for one span fold like the store would merge them
         assert!(statuses.contains(&(TaskStatus::Pending, Some("b: second"), Some("ValueError"))));
 
         // emitted once: a later copy of the run span does not emit it again
-        let again = recognizer.traces(&traces(vec![celery_run(3).build()]), observed());
+        let again = recognizer.traces(&traces(vec![failed()]), observed());
         assert_eq!(again.events.len(), 1);
+    }
+
+    #[test]
+    fn an_exception_logged_in_a_run_that_succeeded_is_not_its_error() {
+        // Before the run span and after it: neither joins, and the success is not remembered.
+        let mut recognizer = recognizer();
+        let early = recognizer.logs(&logs(vec![exception_log(7, 3, "handled")]), observed());
+        assert!(early.events.is_empty());
+        let run = recognizer.traces(&traces(vec![celery_run(3).build()]), observed());
+        assert_eq!(
+            run.events.iter().map(error_fields).collect::<Vec<_>>(),
+            [(TaskStatus::Success, None, None)]
+        );
+        let late = recognizer.logs(&logs(vec![exception_log(7, 3, "handled")]), observed());
+        assert!(late.events.is_empty());
     }
 
     #[test]
@@ -588,7 +613,9 @@ mod tests {
     #[test]
     fn the_join_caches_are_bounded() {
         let mut recognizer = Recognizer::new(Redactor::default(), 2);
-        let runs: Vec<_> = (1..=3).map(|n| celery_run(n).build()).collect();
+        let runs: Vec<_> = (1..=3)
+            .map(|n| celery_run_ending(n, "FAILURE").build())
+            .collect();
         recognizer.traces(&traces(runs), observed());
         let memory = recognizer.joins.memory().expect("local joins");
         assert_eq!(memory.runs_len(), 2);
