@@ -21,6 +21,12 @@ async fn stuck_runs_are_listed_oldest_first_with_their_thresholds(pool: PgPool) 
             Run::new("young-running", "score_message", ago(2), Running),
             Run::new("digest", "scheduled_daily_digest", ago(20), Running),
             Run::new("waiting", "embed_messages_batch", ago(9), Pending),
+            Run::new(
+                "waiting-too",
+                "embed_messages_batch",
+                ago(8) - TimeDelta::seconds(30),
+                Pending,
+            ),
             Run::new("finished", "score_message", ago(50), Success),
         ],
     )
@@ -38,7 +44,18 @@ async fn stuck_runs_are_listed_oldest_first_with_their_thresholds(pool: PgPool) 
     .await;
 
     let body = api.get_ok("/api/v1/monitoring/stuck").await;
-    assert_eq!(keys(&body), sorted(&["generated_at", "runs"]));
+    assert_eq!(
+        keys(&body),
+        sorted(&["generated_at", "total", "by_task", "runs"])
+    );
+    assert_eq!(body["total"], 3);
+    assert_eq!(
+        body["by_task"],
+        serde_json::json!([
+            {"task_name": "embed_messages_batch", "count": 2},
+            {"task_name": "score_message", "count": 1},
+        ])
+    );
     let runs = body["runs"].as_array().expect("runs");
     let seen: Vec<(&str, &str, &str, i64)> = runs
         .iter()
@@ -56,6 +73,7 @@ async fn stuck_runs_are_listed_oldest_first_with_their_thresholds(pool: PgPool) 
         [
             ("old-running", "running", "floor", 300_000),
             ("waiting", "pending", "configured", 480_000),
+            ("waiting-too", "pending", "configured", 480_000),
         ]
     );
     assert_eq!(
@@ -78,8 +96,27 @@ async fn stuck_runs_are_listed_oldest_first_with_their_thresholds(pool: PgPool) 
     let one = api
         .get_ok("/api/v1/monitoring/stuck?task_name=embed_messages_batch")
         .await;
-    assert_eq!(one["runs"].as_array().expect("runs").len(), 1);
+    assert_eq!(one["runs"].as_array().expect("runs").len(), 2);
     assert_eq!(one["runs"][0]["task_id"], "waiting");
+
+    // The list stops at `limit`, oldest first; the counts still cover every stuck run.
+    let first = api.get_ok("/api/v1/monitoring/stuck?limit=1").await;
+    assert_eq!(first["total"], 3);
+    assert_eq!(first["by_task"], body["by_task"]);
+    let listed: Vec<&str> = first["runs"]
+        .as_array()
+        .expect("runs")
+        .iter()
+        .map(|r| r["task_id"].as_str().expect("task_id"))
+        .collect();
+    assert_eq!(listed, ["old-running"]);
+    for bad in ["0", "1001", "many"] {
+        let (status, error) = api
+            .get(&format!("/api/v1/monitoring/stuck?limit={bad}"))
+            .await;
+        assert_eq!(status, 400, "limit={bad}: {error}");
+        assert_eq!(error["parameter"], "limit");
+    }
 
     let (status, error) = api
         .get(&format!(

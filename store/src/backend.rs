@@ -11,13 +11,13 @@ use tasklens_model::{RuleViolation, StuckThresholds, TaskRunEvent, WindowPiece};
 use crate::core::figures::{self, FiguresByTask};
 use crate::core::groups;
 use crate::core::joins::JoinBatch;
-use crate::core::stuck::{self, StuckRun};
+use crate::core::stuck::{self, InFlightRun, StuckRun};
 use crate::error::StoreError;
 use crate::error_groups::{ErrorGroup, ErrorGroupDetail, ErrorGroupState, ErrorGroupSummary};
 use crate::live::LiveSubscription;
 use crate::maintenance::{MaintenanceReport, RetentionPolicy};
 use crate::query::{HistoryPage, HistoryQuery, TaskMetrics, TimeseriesPoint, TimeseriesQuery};
-use crate::runs::{RunChange, RunDetail, StoredRun, WriteOutcome};
+use crate::runs::{RunChange, RunDetail, WriteOutcome};
 use crate::sql::{Dialect, groups as group_sql, reads};
 use crate::task_store::{IN_FLIGHT_SCAN, TaskStore};
 
@@ -123,7 +123,7 @@ impl<B: Backend> TaskStore for B {
         &self,
         task_name: Option<&str>,
         limit: u32,
-    ) -> Result<Vec<StoredRun>, StoreError> {
+    ) -> Result<Vec<InFlightRun>, StoreError> {
         reads::in_flight_rows::<B::Dialect>(self.pool(), task_name, i64::from(limit)).await
     }
 

@@ -30,7 +30,7 @@ pub mod joins {
     };
     pub use crate::core::joins_memory::{BoundedMap, MemoryJoins, WAITING_ERRORS_MAX};
 }
-pub use crate::core::stuck::StuckRun;
+pub use crate::core::stuck::{InFlightRun, StuckRun};
 pub use error::StoreError;
 pub use error_groups::{
     BucketCount, ErrorGroup, ErrorGroupDetail, ErrorGroupState, ErrorGroupSummary,

@@ -5,13 +5,13 @@ use chrono::{DateTime, Utc};
 use tasklens_model::{StuckThresholds, TaskRunEvent};
 
 use crate::core::joins::JoinBatch;
-use crate::core::stuck::StuckRun;
+use crate::core::stuck::{InFlightRun, StuckRun};
 use crate::error::StoreError;
 use crate::error_groups::{ErrorGroup, ErrorGroupDetail, ErrorGroupState, ErrorGroupSummary};
 use crate::live::LiveSubscription;
 use crate::maintenance::{MaintenanceReport, RetentionPolicy};
 use crate::query::{HistoryPage, HistoryQuery, TaskMetrics, TimeseriesPoint, TimeseriesQuery};
-use crate::runs::{RunDetail, StoredRun, WriteOutcome};
+use crate::runs::{RunDetail, WriteOutcome};
 
 /// Most unfinished runs a stuck-run check reads: the oldest ones, which are the first to be
 /// stuck. Far more than a healthy system has in flight.
@@ -43,7 +43,7 @@ pub trait TaskStore: Send + Sync {
         &self,
         task_name: Option<&str>,
         limit: u32,
-    ) -> Result<Vec<StoredRun>, StoreError>;
+    ) -> Result<Vec<InFlightRun>, StoreError>;
 
     /// Unfinished runs past their task type's threshold at `now`, oldest first. Reads the
     /// in-flight runs (at most [`IN_FLIGHT_SCAN`]) and the last week's figures per type.

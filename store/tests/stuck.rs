@@ -34,7 +34,7 @@ async fn unfinished_runs_are_read_oldest_first_and_judged_against_their_history(
     store.write_batch(events).await.expect("write");
 
     let in_flight = store.in_flight(None, 100).await.expect("in flight");
-    let ids: Vec<&str> = in_flight.iter().map(|r| r.state.task_id.as_str()).collect();
+    let ids: Vec<&str> = in_flight.iter().map(|r| r.task_id.as_str()).collect();
     assert_eq!(
         ids,
         [

@@ -13,11 +13,43 @@ use crate::state::AppState;
 use crate::wire::{RunSource, RunStatus};
 use axum::Json;
 
-/// The stuck runs now, oldest first.
+/// The stuck runs now: how many, how many per task type, and the oldest of them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct StuckResponse {
     pub generated_at: DateTime<Utc>,
+    /// Every stuck run, including those past `limit`.
+    pub total: u64,
+    /// Stuck runs per task type (all of them, not only those listed), by task name.
+    pub by_task: Vec<StuckCount>,
+    /// The oldest stuck runs, at most `limit`, oldest first.
     pub runs: Vec<StuckItem>,
+}
+
+/// The stuck runs of one task type.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct StuckCount {
+    pub task_name: String,
+    pub count: u64,
+}
+
+/// Runs listed when `limit` is not given: a page's worth; the counts cover the rest.
+pub const DEFAULT_LIMIT: u32 = 100;
+/// The most runs one answer lists.
+pub const MAX_LIMIT: u32 = 1000;
+
+/// Counts `runs` per task type, by task name.
+fn counts_by_task(runs: &[StuckRun]) -> Vec<StuckCount> {
+    let mut counts = std::collections::BTreeMap::<&str, u64>::new();
+    for run in runs {
+        *counts.entry(run.task_name.as_str()).or_default() += 1;
+    }
+    counts
+        .into_iter()
+        .map(|(task_name, count)| StuckCount {
+            task_name: task_name.to_owned(),
+            count,
+        })
+        .collect()
 }
 
 /// A run that has been running longer than its task type's running threshold, or pending
@@ -77,7 +109,8 @@ impl From<StuckRun> for StuckItem {
     }
 }
 
-/// Unfinished runs past their task type's threshold, oldest first. A threshold is the first
+/// Unfinished runs past their task type's threshold: their number, per task type, and the
+/// oldest `limit` of them, oldest first. A threshold is the first
 /// `--stuck-threshold` rule whose glob matches the task name, else 5 times the type's p99 over
 /// the last 7 days (duration for running runs, queue wait for pending ones), never below 5
 /// minutes.
@@ -88,6 +121,8 @@ impl From<StuckRun> for StuckItem {
     params(
         ("task_name" = Option<String>, Query, max_length = 500, pattern = "^[^\\x00]*$",
          description = "Only this task type (no NUL; surrounding whitespace ignored)"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000,
+         description = "Runs listed, oldest first (default 100); `total` and `by_task` count all"),
     ),
     responses(
         (status = 200, description = "Stuck runs", body = StuckResponse),
@@ -101,14 +136,21 @@ pub async fn stuck(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<StuckResponse>, ApiError> {
-    let task_name = params::text(&QueryParams::parse(raw.as_deref()), "task_name")?;
+    let params = QueryParams::parse(raw.as_deref());
+    let task_name = params::text(&params, "task_name")?;
+    let limit = params::integer(&params, "limit", 1, MAX_LIMIT, DEFAULT_LIMIT)?;
     let generated_at = Utc::now();
     let runs = state
         .store
         .stuck_runs(&state.stuck_thresholds, task_name.as_deref(), generated_at)
         .await?;
+    let by_task = counts_by_task(&runs);
+    let total = u64::try_from(runs.len()).unwrap_or(u64::MAX);
+    let listed = usize::try_from(limit).unwrap_or(usize::MAX);
     Ok(Json(StuckResponse {
         generated_at,
-        runs: runs.into_iter().map(StuckItem::from).collect(),
+        total,
+        by_task,
+        runs: runs.into_iter().take(listed).map(StuckItem::from).collect(),
     }))
 }

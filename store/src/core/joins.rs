@@ -26,7 +26,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
-use tasklens_model::limits::{MAX_NAME_BYTES, MAX_TEXT_BYTES, cap_text, cap_text_end};
+use tasklens_model::limits::{MAX_NAME_BYTES, MAX_TEXT_BYTES, cap_text, cap_text_end, without_nul};
 use tasklens_model::{RunKey, RunState, SourceSystem, TaskRunEvent, TaskStatus};
 
 /// A span by its trace id and span id (span ids alone are only unique within a trace). Ordered
@@ -64,13 +64,21 @@ pub struct ErrorReport {
 }
 
 impl ErrorReport {
-    /// Applies the store's size caps now, so a waiting report costs bounded memory and yields
-    /// the same values the store would keep.
+    /// Applies the store's size caps now, NULs replaced first as `RunState::normalized` does, so
+    /// a waiting report costs bounded memory, can be written (PostgreSQL stores no NUL in text)
+    /// and yields the same values the store would keep: folding waiting reports then agrees with
+    /// merging stored ones.
     pub fn capped(self) -> Self {
         ErrorReport {
-            message: self.message.map(|s| cap_text(s, MAX_TEXT_BYTES)),
-            error_type: self.error_type.map(|s| cap_text(s, MAX_NAME_BYTES)),
-            traceback: self.traceback.map(|s| cap_text_end(s, MAX_TEXT_BYTES)),
+            message: self
+                .message
+                .map(|s| cap_text(without_nul(s), MAX_TEXT_BYTES)),
+            error_type: self
+                .error_type
+                .map(|s| cap_text(without_nul(s), MAX_NAME_BYTES)),
+            traceback: self
+                .traceback
+                .map(|s| cap_text_end(without_nul(s), MAX_TEXT_BYTES)),
         }
     }
 

@@ -333,3 +333,44 @@ fn span_refs_round_trip_as_bytes() {
     assert_eq!(SpanRef::from_bytes(&[1; 23]), None);
     assert!(span(1) < span(2));
 }
+
+#[test]
+fn a_capped_report_holds_what_the_store_keeps_and_folds_like_the_merge() {
+    // Found by fuzz/otlp_logs (fuzz/regressions/otlp_logs/nul-in-exception-message): a NUL in a
+    // log record's `exception.message` reached the waiting report, which PostgreSQL cannot
+    // store, and made the fold of waiting reports differ from the merge of stored ones.
+    let capped = |message: &str| {
+        ErrorReport {
+            message: Some(message.to_owned()),
+            error_type: Some("Value\0Error".to_owned()),
+            traceback: Some("Traceback\0".to_owned()),
+        }
+        .capped()
+    };
+    let report = capped("not found\0in the store");
+    assert_eq!(
+        report.message.as_deref(),
+        Some("not found\u{fffd}in the store")
+    );
+    assert_eq!(report.error_type.as_deref(), Some("Value\u{fffd}Error"));
+    assert_eq!(report.traceback.as_deref(), Some("Traceback\u{fffd}"));
+
+    let stored = |report: &ErrorReport| {
+        let run = JoinedRun {
+            key: RunKey {
+                source: SourceSystem::Celery,
+                task_id: "c".into(),
+                attempt: 0,
+            },
+            task_name: "t".into(),
+        };
+        error_event(&run, report.clone(), at(0))
+            .prepare()
+            .map(|event| event.run)
+    };
+    let (a, b) = (capped("x\0"), capped("x\u{1}"));
+    let mut folded = a.clone();
+    folded.fold(b.clone());
+    let merged = stored(&a).and_then(|a| Ok(a.merge(stored(&b)?)));
+    assert_eq!(stored(&folded), merged);
+}

@@ -8,7 +8,22 @@ use serde::Serialize;
 use tasklens_model::{RecentP99, SourceSystem, StuckThresholds, TaskStatus, ThresholdSource};
 
 use crate::query::TaskMetrics;
-use crate::runs::StoredRun;
+
+/// An unfinished run as the stuck check reads it: what says how long it has been waiting or
+/// running, without the params and error text of a full run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InFlightRun {
+    pub id: i64,
+    pub task_name: String,
+    pub task_id: String,
+    pub attempt: i32,
+    pub source: SourceSystem,
+    pub status: TaskStatus,
+    /// When the store first heard of the run.
+    pub created_at: DateTime<Utc>,
+    pub enqueued_at: Option<DateTime<Utc>>,
+    pub started_at: Option<DateTime<Utc>>,
+}
 
 /// An unfinished run past its threshold.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -46,7 +61,7 @@ pub fn recent_p99s(metrics: &[TaskMetrics]) -> HashMap<&str, RecentP99> {
 
 /// The runs of `in_flight` that are stuck at `now`, oldest first.
 pub fn stuck_among(
-    in_flight: Vec<StoredRun>,
+    in_flight: Vec<InFlightRun>,
     recent: &HashMap<&str, RecentP99>,
     thresholds: &StuckThresholds,
     now: DateTime<Utc>,
@@ -54,26 +69,25 @@ pub fn stuck_among(
     let mut stuck: Vec<StuckRun> = in_flight
         .into_iter()
         .filter_map(|run| {
-            let state = run.state;
-            let since = match state.status {
-                TaskStatus::Running => state.started_at?,
-                TaskStatus::Pending => state.enqueued_at.unwrap_or(run.created_at),
+            let since = match run.status {
+                TaskStatus::Running => run.started_at?,
+                TaskStatus::Pending => run.enqueued_at.unwrap_or(run.created_at),
                 _ => return None,
             };
             let recent = recent
-                .get(state.task_name.as_str())
+                .get(run.task_name.as_str())
                 .copied()
                 .unwrap_or_default();
-            let (threshold, source) = thresholds.threshold(&state.task_name, state.status, recent);
+            let (threshold, source) = thresholds.threshold(&run.task_name, run.status, recent);
             let threshold_ms = i64::try_from(threshold.as_millis()).unwrap_or(i64::MAX);
             let age_ms = (now - since).num_milliseconds();
             (age_ms > threshold_ms).then_some(StuckRun {
                 id: run.id,
-                task_name: state.task_name,
-                task_id: state.task_id,
-                attempt: state.attempt,
-                source: state.source,
-                status: state.status,
+                task_name: run.task_name,
+                task_id: run.task_id,
+                attempt: run.attempt,
+                source: run.source,
+                status: run.status,
                 since,
                 age_ms,
                 threshold_ms,
@@ -89,27 +103,18 @@ pub fn stuck_among(
 mod tests {
     use super::*;
     use chrono::TimeDelta;
-    use tasklens_model::{RunKey, RunState};
 
-    fn run(id: i64, task: &str, status: TaskStatus, since: DateTime<Utc>) -> StoredRun {
-        let mut state = RunState::new(
-            RunKey {
-                source: SourceSystem::Tasklens,
-                task_id: format!("t{id}"),
-                attempt: 0,
-            },
-            task,
-            status,
-        );
-        state.enqueued_at = Some(since);
-        if status == TaskStatus::Running {
-            state.started_at = Some(since);
-        }
-        StoredRun {
+    fn run(id: i64, task: &str, status: TaskStatus, since: DateTime<Utc>) -> InFlightRun {
+        InFlightRun {
             id,
+            task_name: task.to_owned(),
+            task_id: format!("t{id}"),
+            attempt: 0,
+            source: SourceSystem::Tasklens,
+            status,
             created_at: since,
-            updated_at: since,
-            state,
+            enqueued_at: Some(since),
+            started_at: (status == TaskStatus::Running).then_some(since),
         }
     }
 

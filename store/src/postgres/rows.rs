@@ -25,6 +25,7 @@ impl Dialect for Pg {
          task_id, trace_id, span_id, queue, service_name, worker_host, error_type, params, \
          error_message, error_traceback";
     const STATUS_TEXT: &'static str = "status::text AS status";
+    const SOURCE_TEXT: &'static str = "source::text AS source";
     const GRANULARITY_CAST: &'static str = "::rollup_granularity";
     const STATUS_CAST: &'static str = "::task_status";
     const SOURCE_CAST: &'static str = "::task_source";

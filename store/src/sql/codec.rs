@@ -3,6 +3,7 @@
 use tasklens_model::{Contribution, RollupFigures, RunState, SourceSystem, TaskStatus};
 
 use super::{Columns, Dialect, Row};
+use crate::core::stuck::InFlightRun;
 use crate::error::StoreError;
 use crate::runs::{AttemptSummary, StoredRun};
 
@@ -54,6 +55,21 @@ pub(crate) fn stored_run<D: Dialect>(row: &Row<D>) -> Result<StoredRun, StoreErr
         created_at: D::time(row, "created_at")?,
         updated_at: D::time(row, "updated_at")?,
         state,
+    })
+}
+
+/// An unfinished run, from the columns of [`super::in_flight_runs`].
+pub(crate) fn in_flight_run<D: Dialect>(row: &Row<D>) -> Result<InFlightRun, StoreError> {
+    Ok(InFlightRun {
+        id: row.int("id")?,
+        task_name: row.text("task_name")?,
+        task_id: row.text("task_id")?,
+        attempt: row.int4("attempt")?,
+        source: source(&row.text("source")?)?,
+        status: status(&row.text("status")?)?,
+        created_at: D::time(row, "created_at")?,
+        enqueued_at: D::opt_time(row, "enqueued_at")?,
+        started_at: D::opt_time(row, "started_at")?,
     })
 }
 

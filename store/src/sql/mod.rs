@@ -28,6 +28,8 @@ pub(crate) trait Dialect: Send + Sync + 'static {
     const RUN_COLUMNS: &'static str;
     /// The status column, read as text.
     const STATUS_TEXT: &'static str;
+    /// The source column, read as text.
+    const SOURCE_TEXT: &'static str;
     /// Appended to a bound text compared with the granularity, status or source column.
     const GRANULARITY_CAST: &'static str;
     const STATUS_CAST: &'static str;
@@ -248,14 +250,17 @@ pub(crate) fn history_page<'a, D: Dialect>(query: &'a HistoryQuery) -> QueryBuil
 /// index's own `WHERE`: the few unfinished runs, found without reading finished ones.
 pub(crate) const IN_FLIGHT: &str = "status IN ('pending', 'running')";
 
-/// Unfinished runs, oldest first, through the in-flight index.
+/// Unfinished runs, oldest first, through the in-flight index, as [`codec::in_flight_run`]
+/// reads them.
 pub(crate) fn in_flight_runs<'a, D: Dialect>(
     task_name: Option<&'a str>,
     limit: i64,
 ) -> QueryBuilder<'a, D::Db> {
     let mut qb = QueryBuilder::new(format!(
-        "SELECT {} FROM task_execution_logs WHERE {IN_FLIGHT}",
-        D::RUN_COLUMNS
+        "SELECT id, created_at, enqueued_at, started_at, attempt, {}, {}, task_name, task_id \
+         FROM task_execution_logs WHERE {IN_FLIGHT}",
+        D::STATUS_TEXT,
+        D::SOURCE_TEXT
     ));
     push_task_name::<D>(&mut qb, task_name);
     qb.push(" ORDER BY created_at, id LIMIT ");

@@ -6,6 +6,7 @@ use sqlx::{Pool, QueryBuilder};
 use tasklens_model::{BucketSpan, Contribution, RollupFigures};
 
 use super::{Columns, Dialect, codec};
+use crate::core::stuck::InFlightRun;
 use crate::error::StoreError;
 use crate::query::{HistoryQuery, TimeseriesRange};
 use crate::runs::{AttemptSummary, StoredRun};
@@ -50,10 +51,10 @@ pub(crate) async fn in_flight_rows<D: Dialect>(
     pool: &DbPool<D>,
     task_name: Option<&str>,
     limit: i64,
-) -> Result<Vec<StoredRun>, StoreError> {
+) -> Result<Vec<InFlightRun>, StoreError> {
     let mut qb = super::in_flight_runs::<D>(task_name, limit);
     let rows = D::fetch_all_in_flight(pool, &mut qb).await?;
-    rows.iter().map(codec::stored_run::<D>).collect()
+    rows.iter().map(codec::in_flight_run::<D>).collect()
 }
 
 pub(crate) async fn run_row<D: Dialect>(

@@ -25,6 +25,7 @@ impl Dialect for Lite {
          completed_at, attempt, status, source, task_name, task_id, trace_id, span_id, queue, \
          service_name, worker_host, error_type, params, error_message, error_traceback";
     const STATUS_TEXT: &'static str = "status";
+    const SOURCE_TEXT: &'static str = "source";
     const GRANULARITY_CAST: &'static str = "";
     const STATUS_CAST: &'static str = "";
     const SOURCE_CAST: &'static str = "";

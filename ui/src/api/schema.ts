@@ -103,7 +103,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Unfinished runs past their task type's threshold, oldest first. A threshold is the first
+         * Unfinished runs past their task type's threshold: their number, per task type, and the
+         *     oldest `limit` of them, oldest first. A threshold is the first
          *     `--stuck-threshold` rule whose glob matches the task name, else 5 times the type's p99 over
          *     the last 7 days (duration for running runs, queue wait for pending ones), never below 5
          *     minutes.
@@ -502,6 +503,12 @@ export interface components {
             started_at: string | null;
             task_id: string;
         };
+        /** @description The stuck runs of one task type. */
+        StuckCount: {
+            /** Format: int64 */
+            count: number;
+            task_name: string;
+        };
         /**
          * @description A run that has been running longer than its task type's running threshold, or pending
          *     longer than its queue-wait threshold.
@@ -527,11 +534,19 @@ export interface components {
             threshold_ms: number;
             threshold_source: components["schemas"]["ThresholdOrigin"];
         };
-        /** @description The stuck runs now, oldest first. */
+        /** @description The stuck runs now: how many, how many per task type, and the oldest of them. */
         StuckResponse: {
+            /** @description Stuck runs per task type (all of them, not only those listed), by task name. */
+            by_task: components["schemas"]["StuckCount"][];
             /** Format: date-time */
             generated_at: string;
+            /** @description The oldest stuck runs, at most `limit`, oldest first. */
             runs: components["schemas"]["StuckItem"][];
+            /**
+             * Format: int64
+             * @description Every stuck run, including those past `limit`.
+             */
+            total: number;
         };
         /** @description Which changes a client receives; null means all. */
         SubscriptionFilter: {
@@ -933,6 +948,8 @@ export interface operations {
             query?: {
                 /** @description Only this task type (no NUL; surrounding whitespace ignored) */
                 task_name?: string;
+                /** @description Runs listed, oldest first (default 100); `total` and `by_task` count all */
+                limit?: number;
             };
             header?: never;
             path?: never;

@@ -24,7 +24,7 @@ describe('the Problems section and the health cards', () => {
       }),
       '/api/v1/monitoring/timeseries': () => ({ granularity: 'minute', bucket_seconds: 60, start: '2026-11-28T11:00:00Z', end: '2026-11-28T12:00:00Z', points: [] }),
       '/api/v1/monitoring/errors': () => errorsPage([errorGroupItem({ task_name: 'send_email' })], 1),
-      '/api/v1/monitoring/stuck': () => ({ generated_at: '2026-11-28T12:00:00Z', runs: [] }),
+      '/api/v1/monitoring/stuck': () => ({ generated_at: '2026-11-28T12:00:00Z', total: 0, by_task: [], runs: [] }),
     });
     renderWithProviders(
       <>

@@ -14,6 +14,7 @@ export type TimeseriesResponse = Schemas['TimeseriesResponse'];
 export type TaskNamesResponse = Schemas['TaskNamesResponse'];
 export type ErrorBody = Schemas['ErrorBody'];
 export type StuckItem = Schemas['StuckItem'];
+export type StuckCount = Schemas['StuckCount'];
 export type StuckResponse = Schemas['StuckResponse'];
 export type ErrorGroupItem = Schemas['ErrorGroupItem'];
 export type ErrorsResponse = Schemas['ErrorsResponse'];

@@ -1,5 +1,5 @@
 // The arithmetic behind a health card, apart from rendering.
-import type { ErrorGroupItem, StuckItem, TaskMetrics, TimeseriesPoint } from '../../lib/api-types';
+import type { ErrorGroupItem, StuckCount, TaskMetrics, TimeseriesPoint } from '../../lib/api-types';
 import { formatCount, formatDuration, formatPercent } from '../../lib/format';
 
 export interface CardSummary {
@@ -69,10 +69,13 @@ export interface ProblemCounts {
   stuckRuns: ReadonlyMap<string, number> | null;
 }
 
-/** Null for a list not (yet) loaded: the card then says nothing rather than a wrong 0. */
+/**
+ * Null for a list not (yet) loaded: the card then says nothing rather than a wrong 0. Stuck runs
+ * are counted by the API (`by_task`), which lists only the oldest of them.
+ */
 export function problemCounts(
   groups: readonly ErrorGroupItem[] | undefined,
-  stuck: readonly StuckItem[] | undefined,
+  stuck: readonly StuckCount[] | undefined,
 ): ProblemCounts {
   const countBy = <T,>(items: readonly T[], key: (item: T) => string) => {
     const counts = new Map<string, number>();
@@ -81,6 +84,6 @@ export function problemCounts(
   };
   return {
     openGroups: groups ? countBy(groups.filter((g) => g.state === 'open'), (g) => g.task_name) : null,
-    stuckRuns: stuck ? countBy(stuck, (run) => run.task_name) : null,
+    stuckRuns: stuck ? new Map(stuck.map((c) => [c.task_name, c.count])) : null,
   };
 }

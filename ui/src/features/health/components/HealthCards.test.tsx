@@ -76,7 +76,12 @@ describe('HealthCards', () => {
           errorGroupItem({ id: 3, task_name: 'send_email', state: 'resolved' }),
           errorGroupItem({ id: 4, task_name: 'score_message', state: 'ignored' }),
         ]),
-      '/api/v1/monitoring/stuck': () => ({ generated_at: '2026-11-28T12:00:00Z', runs: [stuckRun(7, 'score_message')] }),
+      '/api/v1/monitoring/stuck': () => ({
+        generated_at: '2026-11-28T12:00:00Z',
+        total: 1,
+        by_task: [{ task_name: 'score_message', count: 1 }],
+        runs: [stuckRun(7, 'score_message')],
+      }),
     });
     renderWithProviders(<HealthCards />);
     const email = await screen.findByRole('article', { name: 'Health of send_email' });

@@ -41,7 +41,7 @@ export function HealthCards() {
     body = <Empty>No runs in the last {label}. Cards appear as soon as runs are recorded.</Empty>;
   else {
     const series = throughput.data;
-    const problems = problemCounts(errors.data?.groups, stuck.data?.runs);
+    const problems = problemCounts(errors.data?.groups, stuck.data?.by_task);
     body = (
       <div className="cards" aria-busy={metrics.isFetching}>
         {metrics.data.metrics.map((m) => (

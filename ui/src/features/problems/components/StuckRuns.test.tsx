@@ -24,6 +24,11 @@ describe('StuckRuns', () => {
     installFakeApi({
       '/api/v1/monitoring/stuck': () => ({
         generated_at: '2026-11-28T12:00:00Z',
+        total: 2,
+        by_task: [
+          { task_name: 'scheduled_daily_digest', count: 1 },
+          { task_name: 'score_message', count: 1 },
+        ],
         runs: [
           run(7),
           run(9, { task_name: 'scheduled_daily_digest', status: 'pending', age_ms: 16 * 60_000, threshold_ms: 900_000, threshold_source: 'configured' }),
@@ -39,14 +44,31 @@ describe('StuckRuns', () => {
     expect(rows[0]).toHaveTextContent('the 5-minute floor');
     expect(rows[1]).toHaveTextContent('set by --stuck-threshold');
     expect(screen.getByRole('heading', { name: 'Problems · stuck runs (2)' })).toBeInTheDocument();
+    expect(screen.queryByTestId('stuck-listed')).not.toBeInTheDocument();
 
     await userEvent.click(within(rows[1]!).getByRole('button', { name: 'scheduled_daily_digest' }));
     expect(new URLSearchParams(window.location.search).get('run')).toBe('9');
   });
 
+  it('counts every stuck run and says when only the oldest are listed', async () => {
+    installFakeApi({
+      '/api/v1/monitoring/stuck': () => ({
+        generated_at: '2026-11-28T12:00:00Z',
+        total: 240,
+        by_task: [{ task_name: 'score_message', count: 240 }],
+        runs: [run(1), run(2)],
+      }),
+    });
+    renderWithProviders(<StuckRuns />);
+    const table = await screen.findByRole('table', { name: 'Stuck runs' });
+    expect(within(table).getAllByRole('row').slice(1)).toHaveLength(2);
+    expect(screen.getByRole('heading', { name: 'Problems · stuck runs (240)' })).toBeInTheDocument();
+    expect(screen.getByTestId('stuck-listed')).toHaveTextContent('The oldest 2 of 240 stuck runs.');
+  });
+
   it('says when nothing is stuck', async () => {
     installFakeApi({
-      '/api/v1/monitoring/stuck': () => ({ generated_at: '2026-11-28T12:00:00Z', runs: [] }),
+      '/api/v1/monitoring/stuck': () => ({ generated_at: '2026-11-28T12:00:00Z', total: 0, by_task: [], runs: [] }),
     });
     renderWithProviders(<StuckRuns />);
     expect(await screen.findByText(/No stuck runs/)).toBeInTheDocument();

@@ -44,6 +44,12 @@ export function StuckRuns() {
     body = <Empty>No stuck runs: every unfinished run is within its task type&apos;s threshold.</Empty>;
   else
     body = (
+      <>
+      {stuck.data.total > stuck.data.runs.length && (
+        <p className="panel-note" data-testid="stuck-listed">
+          The oldest {stuck.data.runs.length} of {stuck.data.total} stuck runs.
+        </p>
+      )}
       <div className="table-scroll">
       <table className="history-table" aria-label="Stuck runs">
         <thead>
@@ -61,8 +67,9 @@ export function StuckRuns() {
         </tbody>
       </table>
       </div>
+      </>
     );
-  const count = stuck.data?.runs.length;
+  const count = stuck.data?.total;
   return (
     <section className="panel" aria-labelledby="stuck-title">
       <header className="panel-header">
