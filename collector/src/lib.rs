@@ -9,7 +9,7 @@ pub mod admin;
 pub mod grpc;
 pub mod http;
 pub mod ingest;
-mod otlp_json;
+pub mod otlp_json;
 pub mod pipeline;
 pub mod recognize;
 pub mod retention;

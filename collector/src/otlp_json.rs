@@ -14,7 +14,8 @@ use serde_json::Value;
 const LIST_VALUES: [&str; 2] = ["arrayValue", "kvlistValue"];
 
 /// Decodes an OTLP/JSON request; the error names what was wrong, as serde_json reports it.
-pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, serde_json::Error> {
+/// Public for the fuzz targets (`fuzz/`), which must decode exactly as `/v1/traces` does.
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, serde_json::Error> {
     let first = match serde_json::from_slice(bytes) {
         Ok(decoded) => return Ok(decoded),
         Err(error) => error,

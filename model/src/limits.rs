@@ -102,7 +102,11 @@ pub fn cap_params(params: Value) -> Value {
     if serialized.len() <= MAX_TEXT_BYTES {
         return params;
     }
-    let preview = cap_text(serialized.clone(), MAX_TEXT_BYTES / 2);
+    // The preview is JSON text, which escaping it as a string at most doubles (only its `"` and
+    // `\` are escaped again): half the cap, less room for the object around it, keeps the
+    // result within the cap, so that capping it again changes nothing.
+    const OBJECT_ROOM: usize = 64;
+    let preview = cap_text(serialized.clone(), MAX_TEXT_BYTES / 2 - OBJECT_ROOM);
     json!({
         TRUNCATED_PARAMS_KEY: true,
         "original_bytes": serialized.len(),
@@ -178,5 +182,17 @@ mod tests {
         assert!(capped.to_string().len() <= MAX_TEXT_BYTES);
         let small = json!({ "message_id": 500 });
         assert_eq!(cap_params(small.clone()), small);
+    }
+
+    #[test]
+    fn params_that_escape_heavily_stay_within_the_cap_and_are_capped_once() {
+        // Found by the prepare() check of fuzz/otlp_traces (regressions/otlp_traces/
+        // params-of-backslashes.pb): a preview of backslashes or quotes doubled when escaped
+        // into the object, over the cap, and capping that again made a preview of the preview.
+        for blob in ["\\".repeat(40_000), "\"".repeat(40_000)] {
+            let capped = cap_params(json!(blob));
+            assert!(capped.to_string().len() <= MAX_TEXT_BYTES);
+            assert_eq!(cap_params(capped.clone()), capped);
+        }
     }
 }
