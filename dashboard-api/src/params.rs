@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Timelike, Utc};
-use tasklens_model::{Granularity, TaskStatus};
+use tasklens_model::{Granularity, TaskStatus, TaskTypeFilter};
 use tasklens_store::{HistoryQuery, TimeseriesQuery};
 
 use crate::error::ApiError;
@@ -107,6 +107,15 @@ pub fn text(params: &QueryParams, name: &'static str) -> Result<Option<String>, 
             .filter(|value| !value.is_empty())
             .map(str::to_owned)),
     }
+}
+
+/// The task types a read covers: `task_name`, `service` and `environment`, each optional.
+pub fn task_type(params: &QueryParams) -> Result<TaskTypeFilter, ApiError> {
+    Ok(TaskTypeFilter {
+        task_name: text(params, "task_name")?,
+        service: text(params, "service")?,
+        environment: text(params, "environment")?,
+    })
 }
 
 pub fn status(params: &QueryParams) -> Result<Option<TaskStatus>, ApiError> {
@@ -227,8 +236,11 @@ fn error_group(params: &QueryParams) -> Result<Option<i64>, ApiError> {
 
 /// The history query of a request.
 pub fn history(params: &QueryParams) -> Result<HistoryQuery, ApiError> {
+    let task_type = task_type(params)?;
     let query = HistoryQuery {
-        task_name: text(params, "task_name")?,
+        task_name: task_type.task_name,
+        service: task_type.service,
+        environment: task_type.environment,
         status: status(params)?,
         start: date(params, "start_date", Bound::Start)?,
         end: date(params, "end_date", Bound::End)?,
@@ -268,7 +280,7 @@ pub fn timeseries(
     let query = TimeseriesQuery {
         start: granularity.floor(now - window),
         end: Some(now),
-        task_name: text(params, "task_name")?,
+        task_type: task_type(params)?,
         granularity: Some(granularity),
     };
     Ok((query, granularity))
@@ -438,13 +450,16 @@ mod tests {
     fn history_queries() {
         let query = history(&parsed(
             "task_name=score_message&status=failed&start_date=2026-11-01&end_date=2026-11-02\
-             &q=rate+limit&error_group=7&page=3&page_size=200&unknown=x",
+             &q=rate+limit&error_group=7&page=3&page_size=200&unknown=x&service=scoring\
+             &environment=+prod+",
         ))
         .expect("valid");
         assert_eq!(
             query,
             HistoryQuery {
                 task_name: Some("score_message".into()),
+                service: Some("scoring".into()),
+                environment: Some("prod".into()),
                 status: Some(TaskStatus::Failed),
                 start: Some(utc(2026, 11, 1, 0, 0, 0)),
                 end: Some(utc(2026, 11, 3, 0, 0, 0)),

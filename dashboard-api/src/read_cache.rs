@@ -18,7 +18,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use tasklens_model::TaskStatus;
+use tasklens_model::{TaskStatus, TaskTypeFilter};
 use tasklens_store::HistoryQuery;
 use tokio::sync::OnceCell;
 
@@ -68,10 +68,13 @@ struct Entry {
 pub enum ReadKey {
     Metrics {
         window_hours: u32,
+        task_type: TaskTypeFilter,
     },
     /// The history query's fields (its dates are absolute, so equal queries have equal answers).
     History {
         task_name: Option<String>,
+        service: Option<String>,
+        environment: Option<String>,
         status: Option<TaskStatus>,
         start: Option<DateTime<Utc>>,
         end: Option<DateTime<Utc>>,
@@ -84,9 +87,11 @@ pub enum ReadKey {
     /// not (an answer is at most `max_age` old anyway).
     Timeseries {
         window_hours: u32,
-        task_name: Option<String>,
+        task_type: TaskTypeFilter,
     },
-    TaskNames,
+    TaskNames {
+        task_type: TaskTypeFilter,
+    },
 }
 
 impl ReadKey {
@@ -94,6 +99,8 @@ impl ReadKey {
         // Destructured, so a field added to the query cannot be left out of the key.
         let HistoryQuery {
             task_name,
+            service,
+            environment,
             status,
             start,
             end,
@@ -104,6 +111,8 @@ impl ReadKey {
         } = query;
         ReadKey::History {
             task_name: task_name.clone(),
+            service: service.clone(),
+            environment: environment.clone(),
             status: *status,
             start: *start,
             end: *end,
@@ -120,7 +129,7 @@ impl ReadKey {
             ReadKey::Metrics { .. } => "metrics",
             ReadKey::History { .. } => "history",
             ReadKey::Timeseries { .. } => "timeseries",
-            ReadKey::TaskNames => "task_names",
+            ReadKey::TaskNames { .. } => "task_names",
         }
     }
 }
@@ -196,7 +205,7 @@ mod tests {
     fn key(question: &str) -> ReadKey {
         ReadKey::Timeseries {
             window_hours: 24,
-            task_name: Some(question.to_owned()),
+            task_type: TaskTypeFilter::task_name(Some(question)),
         }
     }
 
@@ -274,6 +283,8 @@ mod tests {
 
         let base = HistoryQuery {
             task_name: Some("score_message".into()),
+            service: None,
+            environment: None,
             status: Some(TaskStatus::Failed),
             start: Some(
                 Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0)
@@ -294,6 +305,14 @@ mod tests {
         let one_field_changed = [
             HistoryQuery {
                 task_name: Some("send_email".into()),
+                ..base.clone()
+            },
+            HistoryQuery {
+                service: Some("billing".into()),
+                ..base.clone()
+            },
+            HistoryQuery {
+                environment: Some("prod".into()),
                 ..base.clone()
             },
             HistoryQuery {
@@ -344,15 +363,26 @@ mod tests {
         // Endpoints never share a key.
         let timeseries = ReadKey::Timeseries {
             window_hours: 24,
-            task_name: None,
+            task_type: TaskTypeFilter::default(),
         };
-        assert_ne!(ReadKey::Metrics { window_hours: 24 }, timeseries);
+        assert_ne!(
+            ReadKey::Metrics {
+                window_hours: 24,
+                task_type: TaskTypeFilter::default()
+            },
+            timeseries
+        );
         assert_ne!(
             timeseries,
             ReadKey::Timeseries {
                 window_hours: 25,
-                task_name: None
+                task_type: TaskTypeFilter::default()
             }
+        );
+        // A service filter is part of the question.
+        assert_ne!(
+            ReadKey::history(&parsed("task_name=a")),
+            ReadKey::history(&parsed("task_name=a&service=billing"))
         );
     }
 

@@ -49,7 +49,7 @@ fn the_document_is_openapi_3_1_with_every_endpoint() {
         .collect();
     let properties = item["properties"].as_object().expect("properties");
     assert_eq!(required.len(), properties.len());
-    assert_eq!(properties.len(), 16);
+    assert_eq!(properties.len(), 18);
 }
 
 /// `params` is any JSON value or null: a schema with no type, so the page's generated type is

@@ -10,6 +10,8 @@ use tasklens_dashboard_api::ApiConfig;
 use tasklens_model::TaskStatus::{Failed, Pending, Running, Success};
 
 const METRIC_KEYS: &[&str] = &[
+    "service",
+    "environment",
     "task_name",
     "total_executions",
     "pending",
@@ -28,6 +30,8 @@ const METRIC_KEYS: &[&str] = &[
 ];
 
 const HISTORY_ITEM_KEYS: &[&str] = &[
+    "service_name",
+    "environment",
     "id",
     "task_name",
     "status",
@@ -462,6 +466,7 @@ async fn a_run_in_full_with_its_other_attempts_and_404(pool: PgPool) {
             "queue",
             "service_name",
             "worker_host",
+            "environment",
             "other_attempts",
         ])
     );
@@ -555,6 +560,8 @@ async fn timeseries_bucket_size_follows_the_window(pool: PgPool) {
                 sorted(&[
                     "bucket",
                     "task_name",
+                    "service",
+                    "environment",
                     "pending",
                     "running",
                     "success",

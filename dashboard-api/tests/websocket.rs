@@ -16,6 +16,8 @@ use common::ws::{self, WAIT, next_change, next_json, subscribe};
 use common::{Api, Run, keys, sorted, store, write};
 
 const DATA_KEYS: &[&str] = &[
+    "service_name",
+    "environment",
     "id",
     "task_id",
     "previous_status",
@@ -122,7 +124,8 @@ async fn a_filter_holds_and_only_status_changes_are_sent(pool: PgPool) {
     let ack = subscribe(&mut failures, json!(["score_message"]), json!(["failed"])).await;
     assert_eq!(
         ack["data"],
-        json!({"task_names": ["score_message"], "statuses": ["failed"]})
+        json!({"task_names": ["score_message"], "statuses": ["failed"], "services": null,
+               "environments": null})
     );
     let mut everything = ws::connect(&api.ws_url(""), None).await.expect("connect");
     subscribe(&mut everything, Value::Null, Value::Null).await;

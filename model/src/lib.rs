@@ -19,6 +19,7 @@ pub mod rollup;
 pub mod run;
 pub mod status;
 pub mod stuck;
+pub mod task_type;
 pub mod window;
 
 pub use fingerprint::{FINGERPRINT_VERSION, Fingerprint, fingerprint, normalize_message};
@@ -28,4 +29,5 @@ pub use rollup::{Contribution, RollupChanges, RollupFigures, RollupKey};
 pub use run::{RuleViolation, RunKey, RunState, TaskRunEvent, ValidationRule};
 pub use status::{ParseEnumError, SourceSystem, TaskStatus};
 pub use stuck::{RecentP99, StuckRule, StuckThresholds, ThresholdSource};
+pub use task_type::{TaskType, TaskTypeFilter};
 pub use window::{BucketSpan, Granularity, WindowPiece};

@@ -12,12 +12,13 @@ use chrono::{DateTime, Utc};
 use crate::histogram::{Histogram, bin_of};
 use crate::run::RunState;
 use crate::status::TaskStatus;
+use crate::task_type::TaskType;
 use crate::window::Granularity;
 
 /// What one run adds to the rollup of its bucket.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Contribution {
-    pub task_name: String,
+    pub task_type: TaskType,
     pub status: TaskStatus,
     /// Duration of a finished run.
     pub duration_ms: Option<i64>,
@@ -27,7 +28,7 @@ pub struct Contribution {
 impl Contribution {
     pub fn of(run: &RunState) -> Self {
         Contribution {
-            task_name: run.task_name.clone(),
+            task_type: TaskType::of(run),
             status: run.status,
             duration_ms: run.duration_ms(),
             queue_wait_ms: run.queue_wait_ms(),
@@ -40,7 +41,7 @@ impl Contribution {
 pub struct RollupKey {
     pub granularity: Granularity,
     pub bucket: DateTime<Utc>,
-    pub task_name: String,
+    pub task_type: TaskType,
 }
 
 /// The summed figures of runs: one rollup row, a window's sum of rows, or a change to a row
@@ -119,10 +120,10 @@ impl RollupChanges {
         for granularity in Granularity::ALL {
             let bucket = granularity.floor(created_at);
             if let Some(before) = before {
-                self.entry(granularity, bucket, &before.task_name)
+                self.entry(granularity, bucket, &before.task_type)
                     .apply(before, -1);
             }
-            self.entry(granularity, bucket, &after.task_name)
+            self.entry(granularity, bucket, &after.task_type)
                 .apply(after, 1);
         }
     }
@@ -131,13 +132,13 @@ impl RollupChanges {
         &mut self,
         granularity: Granularity,
         bucket: DateTime<Utc>,
-        task_name: &str,
+        task_type: &TaskType,
     ) -> &mut RollupFigures {
         self.deltas
             .entry(RollupKey {
                 granularity,
                 bucket,
-                task_name: task_name.to_owned(),
+                task_type: task_type.clone(),
             })
             .or_default()
     }
@@ -206,5 +207,29 @@ mod tests {
         let c = Contribution::of(&run(TaskStatus::Success));
         changes.record(Utc::now(), Some(&c), &c);
         assert!(changes.into_changes().is_empty());
+    }
+
+    #[test]
+    fn a_run_whose_worker_reports_its_service_moves_to_that_task_type() {
+        let created = Utc::now();
+        let mut changes = RollupChanges::default();
+        let pending = Contribution::of(&run(TaskStatus::Pending));
+        let mut ran = run(TaskStatus::Success);
+        ran.service_name = Some("worker".into());
+        let ran = Contribution::of(&ran);
+        changes.record(created, None, &pending);
+        changes.record(created, Some(&pending), &ran);
+        let changes = changes.into_changes();
+        assert_eq!(
+            changes.len(),
+            3,
+            "only the worker's task type keeps a change"
+        );
+        assert!(
+            changes
+                .iter()
+                .all(|(key, delta)| key.task_type.service == "worker"
+                    && delta.status_counts == [0, 0, 1, 0])
+        );
     }
 }

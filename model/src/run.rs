@@ -60,6 +60,9 @@ pub struct RunState {
     pub queue: Option<String>,
     /// The worker's service (`service.name` of the run span), not the producer's.
     pub service_name: Option<String>,
+    /// The worker's deployment environment (`deployment.environment.name`, or the older
+    /// `deployment.environment`, of the run span's resource).
+    pub environment: Option<String>,
     pub worker_host: Option<String>,
 }
 
@@ -173,6 +176,7 @@ impl RunState {
             span_id: None,
             queue: None,
             service_name: None,
+            environment: None,
             worker_host: None,
         }
     }
@@ -212,6 +216,7 @@ impl RunState {
             span_id: join(self.span_id, other.span_id, Ord::max),
             queue: join(self.queue, other.queue, max_str),
             service_name: join(self.service_name, other.service_name, max_str),
+            environment: join(self.environment, other.environment, max_str),
             worker_host: join(self.worker_host, other.worker_host, max_str),
         }
     }
@@ -291,6 +296,7 @@ impl RunState {
                 .map(|s| cap_text_end(without_nul(s), MAX_TEXT_BYTES)),
             queue: self.queue.map(name),
             service_name: self.service_name.map(name),
+            environment: self.environment.map(name),
             worker_host: self.worker_host.map(name),
             ..self
         }
@@ -490,10 +496,12 @@ mod tests {
             error_message in arb_opt_text(), error_type in arb_opt_text(), error_traceback in arb_opt_text(),
             trace in proptest::option::of(any::<[u8; 16]>()), span in proptest::option::of(any::<[u8; 8]>()),
             queue in arb_opt_text(), service_name in arb_opt_text(), worker_host in arb_opt_text(),
+            environment in arb_opt_text(),
         ) -> RunState {
             RunState {
                 enqueued_at, started_at, completed_at, params, error_message, error_type,
-                error_traceback, trace_id: trace, span_id: span, queue, service_name, worker_host,
+                error_traceback, trace_id: trace, span_id: span, queue, service_name, environment,
+                worker_host,
                 ..RunState::new(key(), name, status)
             }
         }

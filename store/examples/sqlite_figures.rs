@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
+use tasklens_model::TaskTypeFilter;
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use serde_json::json;
@@ -164,15 +165,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let s = &store;
     let metrics_24h = median_ms(|| async move {
-        s.metrics(now - TimeDelta::hours(24))
+        s.metrics(now - TimeDelta::hours(24), &TaskTypeFilter::default())
             .await
             .expect("metrics");
     })
     .await;
     let metrics_30d = median_ms(|| async move {
-        s.metrics(now - TimeDelta::days(30) + TimeDelta::seconds(17))
-            .await
-            .expect("metrics");
+        s.metrics(
+            now - TimeDelta::days(30) + TimeDelta::seconds(17),
+            &TaskTypeFilter::default(),
+        )
+        .await
+        .expect("metrics");
     })
     .await;
     let history_first = median_ms(|| async move {
@@ -230,7 +234,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         s.timeseries(&TimeseriesQuery {
             start: now - TimeDelta::days(7),
             end: None,
-            task_name: None,
+            task_type: TaskTypeFilter::default(),
             granularity: None,
         })
         .await

@@ -6,7 +6,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::Pool;
 use tasklens_model::window::{Granularity, split};
-use tasklens_model::{RuleViolation, StuckThresholds, TaskRunEvent, WindowPiece};
+use tasklens_model::{
+    RuleViolation, StuckThresholds, TaskRunEvent, TaskType, TaskTypeFilter, WindowPiece,
+};
 
 use crate::core::figures::{self, FiguresByTask};
 use crate::core::groups;
@@ -64,17 +66,17 @@ const GROUP_LATEST_RUNS: i64 = 10;
 async fn figures_over<D: Dialect>(
     pool: &Pool<D::Db>,
     pieces: &[WindowPiece],
-    task_name: Option<&str>,
+    filter: &TaskTypeFilter,
 ) -> Result<FiguresByTask, StoreError> {
     let mut sum = FiguresByTask::default();
     let spans = figures::bucket_spans(pieces);
     if !spans.is_empty() {
-        for (name, row) in reads::rollup_rows::<D>(pool, &spans, task_name).await? {
-            sum.add_row(name, &row);
+        for (task_type, row) in reads::rollup_rows::<D>(pool, &spans, filter).await? {
+            sum.add_row(task_type, &row);
         }
     }
     for (from, to) in figures::raw_ranges(pieces) {
-        for run in reads::raw_contributions::<D>(pool, from, to, task_name).await? {
+        for (_, run) in reads::raw_contributions::<D>(pool, from, to, filter).await? {
             sum.add_run(&run);
         }
     }
@@ -92,8 +94,12 @@ impl<B: Backend> TaskStore for B {
         Ok(WriteOutcome { changed, rejected })
     }
 
-    async fn metrics(&self, since: DateTime<Utc>) -> Result<Vec<TaskMetrics>, StoreError> {
-        let sum = figures_over::<B::Dialect>(self.pool(), &split(since, None), None).await?;
+    async fn metrics(
+        &self,
+        since: DateTime<Utc>,
+        filter: &TaskTypeFilter,
+    ) -> Result<Vec<TaskMetrics>, StoreError> {
+        let sum = figures_over::<B::Dialect>(self.pool(), &split(since, None), filter).await?;
         Ok(figures::all_task_metrics(sum.into_map()))
     }
 
@@ -110,8 +116,7 @@ impl<B: Backend> TaskStore for B {
         }
         // Counted from rollups, plus raw rows at the edges of the range: exact.
         let pieces = split(query.start.unwrap_or(DateTime::UNIX_EPOCH), query.end);
-        let sum =
-            figures_over::<B::Dialect>(self.pool(), &pieces, query.task_name.as_deref()).await?;
+        let sum = figures_over::<B::Dialect>(self.pool(), &pieces, &query.task_type()).await?;
         Ok(HistoryPage::of(
             query,
             items,
@@ -137,9 +142,10 @@ impl<B: Backend> TaskStore for B {
         // The learned thresholds read whole days of rollups only (a day's bucket is kept up to
         // date): a threshold needs no minute-exact window, and the read stays a few rows.
         let history = split(Granularity::Day.floor(now - StuckThresholds::HISTORY), None);
+        let filter = TaskTypeFilter::task_name(task_name);
         let (in_flight, sum) = tokio::try_join!(
             self.in_flight(task_name, IN_FLIGHT_SCAN),
-            figures_over::<B::Dialect>(self.pool(), &history, task_name)
+            figures_over::<B::Dialect>(self.pool(), &history, &filter)
         )?;
         let metrics = figures::all_task_metrics(sum.into_map());
         if in_flight.is_empty() {
@@ -166,8 +172,7 @@ impl<B: Backend> TaskStore for B {
     ) -> Result<Vec<TimeseriesPoint>, StoreError> {
         let range = query.resolve(Utc::now())?;
         let rows =
-            reads::timeseries_rows::<B::Dialect>(self.pool(), &range, query.task_name.as_deref())
-                .await?;
+            reads::timeseries_rows::<B::Dialect>(self.pool(), &range, &query.task_type).await?;
         Ok(figures::timeseries_points(rows))
     }
 
@@ -210,8 +215,8 @@ impl<B: Backend> TaskStore for B {
         self.set_group_state(id, state).await
     }
 
-    async fn task_names(&self) -> Result<Vec<String>, StoreError> {
-        reads::task_names::<B::Dialect>(self.pool()).await
+    async fn task_types(&self, filter: &TaskTypeFilter) -> Result<Vec<TaskType>, StoreError> {
+        reads::task_types::<B::Dialect>(self.pool(), filter).await
     }
 
     async fn maintain(&self, policy: &RetentionPolicy) -> Result<MaintenanceReport, StoreError> {

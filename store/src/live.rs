@@ -24,6 +24,11 @@ pub struct LiveEvent {
     pub id: i64,
     pub task_id: String,
     pub task_name: String,
+    /// The worker's service and environment (absent from events of older versions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
     pub status: TaskStatus,
     /// `None` for a run seen for the first time.
     pub previous_status: Option<TaskStatus>,
@@ -73,6 +78,8 @@ impl LiveEvent {
             id: run.id,
             task_id: truncate(&s.task_id, 200),
             task_name: truncate(&s.task_name, 200),
+            service_name: s.service_name.as_deref().map(|n| truncate(n, 200)),
+            environment: s.environment.as_deref().map(|n| truncate(n, 200)),
             status: s.status,
             previous_status: change.previous_status,
             source: s.source,
@@ -200,6 +207,8 @@ pub(crate) mod tests {
             id: i,
             task_id: format!("{i:036}"),
             task_name: "embed_messages_batch".into(),
+            service_name: Some("embedder".into()),
+            environment: None,
             status: TaskStatus::Failed,
             previous_status: Some(TaskStatus::Running),
             source: SourceSystem::Celery,

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
-use tasklens_model::{Granularity, TaskStatus};
+use tasklens_model::{Granularity, TaskStatus, TaskTypeFilter};
 
 use crate::error::StoreError;
 use crate::runs::StoredRun;
@@ -12,6 +12,8 @@ use crate::runs::StoredRun;
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TaskMetrics {
     pub task_name: String,
+    pub service: Option<String>,
+    pub environment: Option<String>,
     pub total_executions: i64,
     pub pending: i64,
     pub running: i64,
@@ -34,6 +36,8 @@ pub struct TaskMetrics {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HistoryQuery {
     pub task_name: Option<String>,
+    pub service: Option<String>,
+    pub environment: Option<String>,
     pub status: Option<TaskStatus>,
     /// Inclusive.
     pub start: Option<DateTime<Utc>>,
@@ -52,6 +56,8 @@ impl Default for HistoryQuery {
     fn default() -> Self {
         HistoryQuery {
             task_name: None,
+            service: None,
+            environment: None,
             status: None,
             start: None,
             end: None,
@@ -100,6 +106,15 @@ impl HistoryQuery {
     }
 
     /// Rows to skip before the page.
+    /// The task types the history covers.
+    pub fn task_type(&self) -> TaskTypeFilter {
+        TaskTypeFilter {
+            task_name: self.task_name.clone(),
+            service: self.service.clone(),
+            environment: self.environment.clone(),
+        }
+    }
+
     pub fn offset(&self) -> i64 {
         i64::from(self.page.saturating_sub(1)) * i64::from(self.page_size)
     }
@@ -166,7 +181,7 @@ pub struct TimeseriesQuery {
     pub start: DateTime<Utc>,
     /// Exclusive; `None` for "until now".
     pub end: Option<DateTime<Utc>>,
-    pub task_name: Option<String>,
+    pub task_type: TaskTypeFilter,
     /// `None`: chosen from the window's length by [`TimeseriesQuery::granularity_for`].
     pub granularity: Option<Granularity>,
 }
@@ -218,6 +233,8 @@ impl TimeseriesQuery {
 pub struct TimeseriesPoint {
     pub bucket: DateTime<Utc>,
     pub task_name: String,
+    pub service: Option<String>,
+    pub environment: Option<String>,
     pub pending: i64,
     pub running: i64,
     pub success: i64,
@@ -254,7 +271,7 @@ mod tests {
         let query = TimeseriesQuery {
             start: t("2026-11-29T10:30:20Z"),
             end: None,
-            task_name: None,
+            task_type: TaskTypeFilter::default(),
             granularity: None,
         };
         let range = query.resolve(t("2026-11-29T12:00:00Z")).expect("valid");

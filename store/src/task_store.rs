@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use tasklens_model::{StuckThresholds, TaskRunEvent};
+use tasklens_model::{StuckThresholds, TaskRunEvent, TaskType, TaskTypeFilter};
 
 use crate::core::joins::JoinBatch;
 use crate::core::stuck::{InFlightRun, StuckRun};
@@ -33,7 +33,11 @@ pub trait TaskStore: Send + Sync {
     async fn write_joined(&self, batch: JoinBatch) -> Result<WriteOutcome, StoreError>;
 
     /// Figures per task type for the runs created since `since`, from rollups.
-    async fn metrics(&self, since: DateTime<Utc>) -> Result<Vec<TaskMetrics>, StoreError>;
+    async fn metrics(
+        &self,
+        since: DateTime<Utc>,
+        filter: &TaskTypeFilter,
+    ) -> Result<Vec<TaskMetrics>, StoreError>;
 
     /// One page of runs, newest first, with the total count of matching runs.
     async fn history(&self, query: &HistoryQuery) -> Result<HistoryPage, StoreError>;
@@ -81,7 +85,8 @@ pub trait TaskStore: Send + Sync {
         state: ErrorGroupState,
     ) -> Result<Option<ErrorGroup>, StoreError>;
 
-    async fn task_names(&self) -> Result<Vec<String>, StoreError>;
+    /// The task types with runs, sorted by task name, service and environment.
+    async fn task_types(&self, filter: &TaskTypeFilter) -> Result<Vec<TaskType>, StoreError>;
 
     /// Creates upcoming partitions and removes data older than the retention period. At most one
     /// caller runs it at a time; the others get [`MaintenanceReport::skipped`].

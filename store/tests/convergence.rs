@@ -6,12 +6,15 @@ mod common;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use tasklens_model::TaskTypeFilter;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use common::{Backend, Life, Store, all_runs, base_time, on_both_backends, store};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence, TestRunner};
-use tasklens_model::{Contribution, RollupFigures, RunKey, RunState, TaskRunEvent, TaskStatus};
+use tasklens_model::{
+    Contribution, RollupFigures, RunKey, RunState, TaskRunEvent, TaskStatus, TaskType,
+};
 use tasklens_store::{HistoryQuery, StoredRun, TimeseriesQuery, figures};
 
 const TASKS: [&str; 3] = [
@@ -151,11 +154,11 @@ async fn write_scrambled(store: &Store, scenario: &Scenario, events: Vec<TaskRun
 }
 
 /// Figures per task type recomputed from raw rows created at or after `since`.
-fn raw_figures(runs: &[StoredRun], since: DateTime<Utc>) -> BTreeMap<String, RollupFigures> {
-    let mut by_task: BTreeMap<String, RollupFigures> = BTreeMap::new();
+fn raw_figures(runs: &[StoredRun], since: DateTime<Utc>) -> BTreeMap<TaskType, RollupFigures> {
+    let mut by_task: BTreeMap<TaskType, RollupFigures> = BTreeMap::new();
     for run in runs.iter().filter(|r| r.created_at >= since) {
         by_task
-            .entry(run.state.task_name.clone())
+            .entry(TaskType::of(&run.state))
             .or_default()
             .apply(&Contribution::of(&run.state), 1);
     }
@@ -190,7 +193,10 @@ async fn check_case(store: &Store, case: usize, scenario: &Scenario) {
         now - TimeDelta::hours(24),
         now - TimeDelta::minutes(90),
     ] {
-        let from_rollups = store.metrics(since).await.expect("metrics");
+        let from_rollups = store
+            .metrics(since, &TaskTypeFilter::default())
+            .await
+            .expect("metrics");
         let from_raw = figures::all_task_metrics(raw_figures(&runs, since));
         assert_eq!(from_rollups, from_raw, "metrics since {since}");
     }
@@ -228,7 +234,7 @@ async fn check_case(store: &Store, case: usize, scenario: &Scenario) {
         .timeseries(&TimeseriesQuery {
             start: start - TimeDelta::days(1),
             end: Some(now + TimeDelta::days(1)),
-            task_name: None,
+            task_type: TaskTypeFilter::default(),
             granularity: None,
         })
         .await

@@ -7,6 +7,7 @@ use chrono::{TimeDelta, Utc};
 use common::{Backend, Life, all_runs, base_time, on_both_backends, store};
 use sqlx::PgPool;
 use tasklens_model::Granularity;
+use tasklens_model::TaskTypeFilter;
 use tasklens_store::RetentionPolicy;
 
 async fn partitions(pool: &PgPool) -> Vec<String> {
@@ -128,7 +129,7 @@ async fn retention_drops_whole_days_and_everything_that_refers_to_them(backend: 
     assert_eq!(left, ["day-4", "day-3", "day-2"]);
     // Rollups forgot the dropped days: metrics over 30 days see the three runs left.
     let metrics = store
-        .metrics(start - TimeDelta::days(30))
+        .metrics(start - TimeDelta::days(30), &TaskTypeFilter::default())
         .await
         .expect("metrics");
     assert_eq!(metrics[0].total_executions, 3);

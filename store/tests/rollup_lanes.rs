@@ -4,6 +4,7 @@
 mod common;
 
 use std::time::Duration;
+use tasklens_model::TaskTypeFilter;
 
 use chrono::{DurationRound, TimeDelta};
 use common::{Backend, Life, base_time, store};
@@ -77,7 +78,7 @@ async fn a_batch_does_not_wait_for_another_writers_rollups_and_readers_sum_the_l
             .timeseries(&TimeseriesQuery {
                 start: minute - TimeDelta::days(1),
                 end: Some(minute + TimeDelta::days(1)),
-                task_name: Some("send_email".into()),
+                task_type: TaskTypeFilter::task_name(Some("send_email")),
                 granularity: Some(granularity),
             })
             .await
@@ -87,7 +88,7 @@ async fn a_batch_does_not_wait_for_another_writers_rollups_and_readers_sum_the_l
         assert!(points[0].p50_duration_ms.is_some(), "{granularity:?}");
     }
     let metrics = store
-        .metrics(now - TimeDelta::hours(1))
+        .metrics(now - TimeDelta::hours(1), &TaskTypeFilter::default())
         .await
         .expect("metrics");
     assert_eq!(metrics.len(), 1);

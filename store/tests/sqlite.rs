@@ -6,6 +6,7 @@ mod common;
 use chrono::{TimeDelta, Utc};
 use common::{Backend, Life, all_runs, base_time, store};
 use tasklens_model::TaskStatus;
+use tasklens_model::TaskTypeFilter;
 use tasklens_store::{RetentionPolicy, SqliteStore, SqliteStoreOptions, StoreError, TaskStore};
 
 #[tokio::test]
@@ -28,7 +29,7 @@ async fn reopening_the_file_keeps_the_data() {
             .expect("write");
         let ids: Vec<i64> = outcome.changed.iter().map(|c| c.run.id).collect();
         let metrics = store
-            .metrics(now - TimeDelta::hours(1))
+            .metrics(now - TimeDelta::hours(1), &TaskTypeFilter::default())
             .await
             .expect("metrics");
         store.close().await;
@@ -44,7 +45,7 @@ async fn reopening_the_file_keeps_the_data() {
     assert_eq!(runs.len(), 5);
     assert_eq!(
         store
-            .metrics(now - TimeDelta::hours(1))
+            .metrics(now - TimeDelta::hours(1), &TaskTypeFilter::default())
             .await
             .expect("metrics"),
         metrics
@@ -130,7 +131,7 @@ async fn retention_deletes_in_batches_until_every_expired_run_is_gone() {
     assert_eq!(left.len(), 30);
     assert!(left.iter().all(|r| r.state.task_id.starts_with("new-")));
     let metrics = store
-        .metrics(now - TimeDelta::days(60))
+        .metrics(now - TimeDelta::days(60), &TaskTypeFilter::default())
         .await
         .expect("metrics");
     assert_eq!(metrics[0].total_executions, 30);
@@ -170,7 +171,7 @@ async fn many_concurrent_writers_take_turns_without_busy_errors() {
     // Readers meanwhile.
     for _ in 0..20 {
         store
-            .metrics(now - TimeDelta::hours(1))
+            .metrics(now - TimeDelta::hours(1), &TaskTypeFilter::default())
             .await
             .expect("metrics");
     }

@@ -8,6 +8,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use common::{Backend, Life, all_runs, base_time, on_both_backends, store};
 use serde_json::json;
 use sqlx::PgPool;
+use tasklens_model::TaskTypeFilter;
 use tasklens_model::limits::MAX_TEXT_BYTES;
 use tasklens_model::{RunState, TaskRunEvent, TaskStatus, ValidationRule};
 use tasklens_store::{HistoryQuery, StoreError, TimeseriesQuery};
@@ -374,7 +375,7 @@ async fn metrics_timeseries_and_task_names(backend: Backend) {
     store.write_batch(events).await.expect("write");
 
     let metrics = store
-        .metrics(now - TimeDelta::hours(24))
+        .metrics(now - TimeDelta::hours(24), &TaskTypeFilter::default())
         .await
         .expect("metrics");
     assert_eq!(metrics.len(), 2);
@@ -400,7 +401,7 @@ async fn metrics_timeseries_and_task_names(backend: Backend) {
         .timeseries(&TimeseriesQuery {
             start: now - TimeDelta::hours(1),
             end: None,
-            task_name: Some("scheduled_daily_digest".into()),
+            task_type: TaskTypeFilter::task_name(Some("scheduled_daily_digest")),
             granularity: None,
         })
         .await
@@ -409,7 +410,13 @@ async fn metrics_timeseries_and_task_names(backend: Backend) {
     assert!(points.windows(2).all(|w| w[0].bucket < w[1].bucket));
 
     assert_eq!(
-        store.task_names().await.expect("names"),
+        store
+            .task_types(&TaskTypeFilter::default())
+            .await
+            .expect("names")
+            .into_iter()
+            .map(|t| t.task_name)
+            .collect::<Vec<_>>(),
         ["scheduled_daily_digest", "score_message"]
     );
 }
@@ -793,7 +800,7 @@ async fn a_rolled_back_batch_publishes_nothing_and_keeps_nothing(backend: Backen
     );
     assert!(
         store
-            .metrics(now - TimeDelta::hours(1))
+            .metrics(now - TimeDelta::hours(1), &TaskTypeFilter::default())
             .await
             .expect("metrics")
             .is_empty()

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 use std::time::Duration;
+use tasklens_model::TaskTypeFilter;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::PgPool;
@@ -117,7 +118,7 @@ async fn a_fresh_database_to_dashboard_figures(pool: PgPool) {
     schedule.await.expect("schedule stops");
 
     let metrics = store
-        .metrics(now - TimeDelta::hours(24))
+        .metrics(now - TimeDelta::hours(24), &TaskTypeFilter::default())
         .await
         .expect("metrics");
     assert_eq!(metrics.len(), 1);

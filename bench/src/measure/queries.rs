@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tasklens_model::TaskTypeFilter;
 
 use anyhow::{Context, Result};
 use chrono::{TimeDelta, Utc};
@@ -34,7 +35,9 @@ impl Probe {
         let now = Utc::now();
         match self {
             Probe::Metrics { window } => {
-                let metrics = store.metrics(now - *window).await?;
+                let metrics = store
+                    .metrics(now - *window, &TaskTypeFilter::default())
+                    .await?;
                 Ok(metrics.iter().map(|m| m.total_executions).sum())
             }
             Probe::History {

@@ -21,6 +21,8 @@ pub(crate) const NO_ERROR_MESSAGE: &str = "task failed (no error message was rep
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct ResourceInfo<'a> {
     pub service_name: Option<&'a str>,
+    /// `deployment.environment.name`, or the name semantic conventions before 1.27 used.
+    pub environment: Option<&'a str>,
     pub host_name: Option<&'a str>,
 }
 
@@ -28,6 +30,8 @@ impl<'a> ResourceInfo<'a> {
     pub fn from_attrs(attrs: Attrs<'a>) -> Self {
         ResourceInfo {
             service_name: attrs.str("service.name"),
+            environment: attrs
+                .first_str(&["deployment.environment.name", "deployment.environment"]),
             host_name: attrs.str("host.name"),
         }
     }
@@ -198,6 +202,7 @@ impl<'a> SpanView<'a> {
         run.trace_id = Some(envelope.at.trace_id);
         run.span_id = Some(envelope.at.span_id);
         run.service_name = self.resource.service_name.map(str::to_owned);
+        run.environment = self.resource.environment.map(str::to_owned);
         run.worker_host = worker_host.or(self.resource.host_name).map(str::to_owned);
         run
     }

@@ -14,7 +14,6 @@ use tokio::sync::watch;
 use super::protocol::{Filter, ResyncReason, ServerMessage};
 use super::queue::ClientQueue;
 use crate::telemetry;
-use crate::wire::RunStatus;
 
 /// One client as the hub sees it: its queue and the filter it set.
 #[derive(Debug)]
@@ -94,16 +93,11 @@ impl LiveHub {
         if slots.is_empty() {
             return;
         }
-        let messages: Vec<(&str, RunStatus, Utf8Bytes)> = events
+        let messages: Vec<(&LiveEvent, Utf8Bytes)> = events
             .iter()
             .flat_map(|event| {
-                ServerMessage::of_event(event).map(|message| {
-                    (
-                        event.task_name.as_str(),
-                        RunStatus::from(event.status),
-                        Utf8Bytes::from(message.to_text()),
-                    )
-                })
+                ServerMessage::of_event(event)
+                    .map(move |message| (event, Utf8Bytes::from(message.to_text())))
             })
             .collect();
         if messages.is_empty() {
@@ -114,8 +108,8 @@ impl LiveHub {
             slot.queue.push_all(
                 messages
                     .iter()
-                    .filter(|(task_name, status, _)| filter.admits(task_name, *status))
-                    .map(|(_, _, text)| text.clone()),
+                    .filter(|(event, _)| filter.admits(event))
+                    .map(|(_, text)| text.clone()),
             );
         }
     }

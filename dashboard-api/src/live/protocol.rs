@@ -51,6 +51,10 @@ pub enum ServerMessage {
 pub struct StatusChange {
     pub id: i64,
     pub task_id: String,
+    /// The worker's `service.name`; null until a worker reports the run, or when it did not say.
+    pub service_name: Option<String>,
+    /// The worker's deployment environment.
+    pub environment: Option<String>,
     /// Null for a run seen for the first time.
     pub previous_status: Option<RunStatus>,
     pub source: RunSource,
@@ -103,6 +107,12 @@ pub struct ResyncData {
 pub struct SubscriptionFilter {
     pub task_names: Option<Vec<String>>,
     pub statuses: Option<Vec<RunStatus>>,
+    /// Only runs of these services (the worker's `service.name`).
+    #[serde(default)]
+    pub services: Option<Vec<String>>,
+    /// Only runs of these deployment environments.
+    #[serde(default)]
+    pub environments: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -114,12 +124,17 @@ pub struct ErrorData {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientMessage {
-    /// Receive only these task types and statuses from now on (null: all).
+    /// Receive only these task names, statuses, services and environments from now on (null or
+    /// absent: all).
     Subscribe {
         #[serde(default)]
         task_names: Option<Vec<String>>,
         #[serde(default)]
         statuses: Option<Vec<RunStatus>>,
+        #[serde(default)]
+        services: Option<Vec<String>>,
+        #[serde(default)]
+        environments: Option<Vec<String>>,
     },
 }
 
@@ -155,6 +170,8 @@ impl ServerMessage {
             data: StatusChange {
                 id: event.id,
                 task_id: event.task_id.clone(),
+                service_name: event.service_name.clone(),
+                environment: event.environment.clone(),
                 previous_status: event.previous_status.map(RunStatus::from),
                 source: event.source.into(),
                 attempt: event.attempt,
@@ -186,15 +203,21 @@ impl ServerMessage {
 pub(super) struct Filter {
     task_names: Option<HashSet<String>>,
     statuses: Option<HashSet<RunStatus>>,
+    services: Option<HashSet<String>>,
+    environments: Option<HashSet<String>>,
 }
 
 impl Filter {
     pub(super) fn of(subscription: &SubscriptionFilter) -> Self {
-        Filter {
-            task_names: subscription
-                .task_names
+        let set = |names: &Option<Vec<String>>| {
+            names
                 .as_ref()
-                .map(|names| names.iter().cloned().collect()),
+                .map(|names| names.iter().cloned().collect::<HashSet<_>>())
+        };
+        Filter {
+            task_names: set(&subscription.task_names),
+            services: set(&subscription.services),
+            environments: set(&subscription.environments),
             statuses: subscription
                 .statuses
                 .as_ref()
@@ -202,14 +225,17 @@ impl Filter {
         }
     }
 
-    pub(super) fn admits(&self, task_name: &str, status: RunStatus) -> bool {
-        self.task_names
-            .as_ref()
-            .is_none_or(|names| names.contains(task_name))
+    pub(super) fn admits(&self, event: &LiveEvent) -> bool {
+        fn within(set: Option<&HashSet<String>>, value: Option<&str>) -> bool {
+            set.is_none_or(|set| value.is_some_and(|v| set.contains(v)))
+        }
+        within(self.task_names.as_ref(), Some(&event.task_name))
+            && within(self.services.as_ref(), event.service_name.as_deref())
+            && within(self.environments.as_ref(), event.environment.as_deref())
             && self
                 .statuses
                 .as_ref()
-                .is_none_or(|statuses| statuses.contains(&status))
+                .is_none_or(|statuses| statuses.contains(&RunStatus::from(event.status)))
     }
 }
 
@@ -219,10 +245,14 @@ pub(super) fn answer(text: &str) -> (ServerMessage, Option<SubscriptionFilter>) 
         Ok(ClientMessage::Subscribe {
             task_names,
             statuses,
+            services,
+            environments,
         }) => {
             let filter = SubscriptionFilter {
                 task_names,
                 statuses,
+                services,
+                environments,
             };
             let ack = ServerMessage::Subscribed {
                 timestamp: Utc::now(),
@@ -236,7 +266,8 @@ pub(super) fn answer(text: &str) -> (ServerMessage, Option<SubscriptionFilter>) 
                 data: ErrorData {
                     message: format!(
                         "expected {{\"type\":\"subscribe\",\"task_names\":[..]|null,\
-                         \"statuses\":[..]|null}}: {err}"
+                         \"statuses\":[..]|null,\"services\":[..]|null,\
+                         \"environments\":[..]|null}}: {err}"
                     ),
                 },
             },
@@ -256,6 +287,8 @@ mod tests {
             id,
             task_id: format!("t{id}"),
             task_name: "score_message".into(),
+            service_name: Some("scoring".into()),
+            environment: None,
             status,
             previous_status: previous,
             source: SourceSystem::Celery,
@@ -315,16 +348,51 @@ mod tests {
             Filter::of(&SubscriptionFilter {
                 task_names: names.map(|n| n.iter().map(|s| (*s).to_owned()).collect()),
                 statuses: statuses.map(<[RunStatus]>::to_vec),
+                ..SubscriptionFilter::default()
             })
         };
-        assert!(filter(None, None).admits("a", RunStatus::Failed));
-        assert!(filter(Some(&["a"]), None).admits("a", RunStatus::Success));
-        assert!(!filter(Some(&["a"]), None).admits("b", RunStatus::Success));
-        assert!(!filter(Some(&[]), None).admits("a", RunStatus::Success));
+        let run = |name: &str, status: TaskStatus| LiveEvent {
+            task_name: name.into(),
+            ..event(1, status, None)
+        };
+        assert!(filter(None, None).admits(&run("a", TaskStatus::Failed)));
+        assert!(filter(Some(&["a"]), None).admits(&run("a", TaskStatus::Success)));
+        assert!(!filter(Some(&["a"]), None).admits(&run("b", TaskStatus::Success)));
+        assert!(!filter(Some(&[]), None).admits(&run("a", TaskStatus::Success)));
         let failed_a = filter(Some(&["a"]), Some(&[RunStatus::Failed]));
-        assert!(failed_a.admits("a", RunStatus::Failed));
-        assert!(!failed_a.admits("a", RunStatus::Success));
-        assert!(!failed_a.admits("b", RunStatus::Failed));
+        assert!(failed_a.admits(&run("a", TaskStatus::Failed)));
+        assert!(!failed_a.admits(&run("a", TaskStatus::Success)));
+        assert!(!failed_a.admits(&run("b", TaskStatus::Failed)));
+    }
+
+    #[test]
+    fn a_service_or_environment_filter_admits_only_runs_that_say_so() {
+        let only = |services: &[&str], environments: Option<&[&str]>| {
+            Filter::of(&SubscriptionFilter {
+                services: Some(services.iter().map(|s| (*s).to_owned()).collect()),
+                environments: environments.map(|e| e.iter().map(|s| (*s).to_owned()).collect()),
+                ..SubscriptionFilter::default()
+            })
+        };
+        let scoring = event(1, TaskStatus::Success, None);
+        let unknown = LiveEvent {
+            service_name: None,
+            ..scoring.clone()
+        };
+        let prod = LiveEvent {
+            environment: Some("prod".into()),
+            ..scoring.clone()
+        };
+        assert!(only(&["scoring"], None).admits(&scoring));
+        assert!(!only(&["web"], None).admits(&scoring));
+        assert!(!only(&["scoring"], None).admits(&unknown));
+        assert!(!only(&["scoring"], Some(&["prod"])).admits(&scoring));
+        assert!(only(&["scoring"], Some(&["prod"])).admits(&prod));
+        let (_, set) = answer(r#"{"type":"subscribe","services":["scoring"]}"#);
+        assert_eq!(
+            set.and_then(|f| f.services),
+            Some(vec!["scoring".to_owned()])
+        );
     }
 
     #[test]
@@ -335,7 +403,7 @@ mod tests {
             filter,
             Some(SubscriptionFilter {
                 task_names: Some(vec!["a".into()]),
-                statuses: None
+                ..SubscriptionFilter::default()
             })
         );
         let (_, filter) = answer(r#"{"type":"subscribe"}"#);

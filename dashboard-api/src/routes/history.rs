@@ -47,6 +47,10 @@ pub struct HistoryItem {
     pub queue: Option<String>,
     pub queue_wait_ms: Option<i64>,
     pub updated_at: DateTime<Utc>,
+    /// The worker's `service.name`; null until a worker reports the run, or when it did not say.
+    pub service_name: Option<String>,
+    /// The worker's deployment environment.
+    pub environment: Option<String>,
 }
 
 impl From<StoredRun> for HistoryItem {
@@ -71,6 +75,8 @@ impl From<StoredRun> for HistoryItem {
             queue: s.queue,
             queue_wait_ms,
             updated_at: run.updated_at,
+            service_name: s.service_name,
+            environment: s.environment,
         }
     }
 }
@@ -82,7 +88,11 @@ impl From<StoredRun> for HistoryItem {
     tag = "monitoring",
     params(
         ("task_name" = Option<String>, Query, max_length = 500, pattern = "^[^\\x00]*$",
-         description = "Only this task type (no NUL; surrounding whitespace ignored)"),
+         description = "Only this task name (no NUL; surrounding whitespace ignored)"),
+        ("service" = Option<String>, Query, max_length = 500, pattern = "^[^\\x00]*$",
+         description = "Only runs of this service (`service.name` of the worker)"),
+        ("environment" = Option<String>, Query, max_length = 500, pattern = "^[^\\x00]*$",
+         description = "Only runs of this deployment environment"),
         ("status" = Option<RunStatus>, Query, description = "Only runs in this status"),
         ("start_date" = Option<DateOrTime>, Query,
          description = "Created at or after: an RFC 3339 time, or YYYY-MM-DD (from its midnight UTC)"),

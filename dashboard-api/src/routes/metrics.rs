@@ -16,7 +16,7 @@ use crate::state::AppState;
 pub struct MetricsResponse {
     pub time_window_hours: u32,
     pub generated_at: DateTime<Utc>,
-    /// Sorted by task name.
+    /// Sorted by task name, service and environment.
     pub metrics: Vec<TaskMetricsItem>,
 }
 
@@ -25,6 +25,10 @@ pub struct MetricsResponse {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct TaskMetricsItem {
     pub task_name: String,
+    /// The worker's `service.name`; null where the runs did not say.
+    pub service: Option<String>,
+    /// The worker's deployment environment; null where the runs did not say.
+    pub environment: Option<String>,
     pub total_executions: i64,
     pub pending: i64,
     pub running: i64,
@@ -47,6 +51,8 @@ impl From<TaskMetrics> for TaskMetricsItem {
     fn from(m: TaskMetrics) -> Self {
         TaskMetricsItem {
             task_name: m.task_name,
+            service: m.service,
+            environment: m.environment,
             total_executions: m.total_executions,
             pending: m.pending,
             running: m.running,
@@ -73,6 +79,12 @@ impl From<TaskMetrics> for TaskMetricsItem {
     params(
         ("time_window" = Option<u32>, Query, minimum = 1, maximum = 720,
          description = "Window in hours, 1 to 720; default 24"),
+        ("task_name" = Option<String>, Query, max_length = 500, pattern = "^[^\\x00]*$",
+         description = "Only this task name (no NUL; surrounding whitespace ignored)"),
+        ("service" = Option<String>, Query, max_length = 500, pattern = "^[^\\x00]*$",
+         description = "Only this service (`service.name` of the worker)"),
+        ("environment" = Option<String>, Query, max_length = 500, pattern = "^[^\\x00]*$",
+         description = "Only this deployment environment"),
     ),
     responses(
         (status = 200, description = "Figures per task type", body = MetricsResponse),
@@ -88,8 +100,10 @@ pub async fn metrics(
 ) -> Result<JsonBody, ApiError> {
     let params = QueryParams::parse(raw.as_deref());
     let hours = params::time_window(&params)?;
+    let task_type = params::task_type(&params)?;
     let key = ReadKey::Metrics {
         window_hours: hours,
+        task_type: task_type.clone(),
     };
     let store = &state.store;
     state
@@ -98,12 +112,18 @@ pub async fn metrics(
             // `generated_at` tells a shared answer's age.
             let now = Utc::now();
             let mut metrics: Vec<TaskMetricsItem> = store
-                .metrics(now - TimeDelta::hours(i64::from(hours)))
+                .metrics(now - TimeDelta::hours(i64::from(hours)), &task_type)
                 .await?
                 .into_iter()
                 .map(TaskMetricsItem::from)
                 .collect();
-            metrics.sort_by(|a, b| a.task_name.cmp(&b.task_name));
+            metrics.sort_by(|a, b| {
+                (&a.task_name, &a.service, &a.environment).cmp(&(
+                    &b.task_name,
+                    &b.service,
+                    &b.environment,
+                ))
+            });
             Ok(MetricsResponse {
                 time_window_hours: hours,
                 generated_at: now,

@@ -42,6 +42,8 @@ pub struct RunDetailResponse {
     pub span_id: Option<String>,
     pub queue: Option<String>,
     pub service_name: Option<String>,
+    /// The worker's deployment environment.
+    pub environment: Option<String>,
     pub worker_host: Option<String>,
     /// The other attempts of the same task id, by attempt.
     pub other_attempts: Vec<AttemptItem>,
@@ -112,6 +114,7 @@ impl From<RunDetail> for RunDetailResponse {
             span_id: s.span_id.map(|id| lower_hex(&id)),
             queue: s.queue,
             service_name: s.service_name,
+            environment: s.environment,
             worker_host: s.worker_host,
             other_attempts: detail
                 .other_attempts

@@ -51,6 +51,10 @@ pub struct TimeseriesPointItem {
     /// Start of the bucket.
     pub bucket: DateTime<Utc>,
     pub task_name: String,
+    /// The worker's `service.name`; null where the runs did not say.
+    pub service: Option<String>,
+    /// The worker's deployment environment; null where the runs did not say.
+    pub environment: Option<String>,
     pub pending: i64,
     pub running: i64,
     pub success: i64,
@@ -64,6 +68,8 @@ impl From<TimeseriesPoint> for TimeseriesPointItem {
         TimeseriesPointItem {
             bucket: p.bucket,
             task_name: p.task_name,
+            service: p.service,
+            environment: p.environment,
             pending: p.pending,
             running: p.running,
             success: p.success,
@@ -83,7 +89,11 @@ impl From<TimeseriesPoint> for TimeseriesPointItem {
         ("time_window" = Option<u32>, Query, minimum = 1, maximum = 720,
          description = "Window in hours, 1 to 720; default 24"),
         ("task_name" = Option<String>, Query, max_length = 500, pattern = "^[^\\x00]*$",
-         description = "Only this task type (no NUL; surrounding whitespace ignored)"),
+         description = "Only this task name (no NUL; surrounding whitespace ignored)"),
+        ("service" = Option<String>, Query, max_length = 500, pattern = "^[^\\x00]*$",
+         description = "Only this service (`service.name` of the worker)"),
+        ("environment" = Option<String>, Query, max_length = 500, pattern = "^[^\\x00]*$",
+         description = "Only this deployment environment"),
     ),
     responses(
         (status = 200, description = "Chart points", body = TimeseriesResponse),
@@ -103,7 +113,7 @@ pub async fn timeseries(
     // Keyed by the window's length: the window moves with `now`, the question does not.
     let key = ReadKey::Timeseries {
         window_hours: params::time_window(&params)?,
-        task_name: query.task_name.clone(),
+        task_type: query.task_type.clone(),
     };
     let store = &state.store;
     state
@@ -115,7 +125,14 @@ pub async fn timeseries(
                 .into_iter()
                 .map(TimeseriesPointItem::from)
                 .collect();
-            points.sort_by(|a, b| (a.bucket, &a.task_name).cmp(&(b.bucket, &b.task_name)));
+            points.sort_by(|a, b| {
+                (a.bucket, &a.task_name, &a.service, &a.environment).cmp(&(
+                    b.bucket,
+                    &b.task_name,
+                    &b.service,
+                    &b.environment,
+                ))
+            });
             Ok(TimeseriesResponse {
                 granularity: granularity.into(),
                 bucket_seconds: granularity.step().num_seconds(),

@@ -5,7 +5,10 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use tasklens_model::{BucketSpan, Contribution, RollupFigures, TaskStatus, WindowPiece};
+use tasklens_model::{
+    BucketSpan, Contribution, RollupChanges, RollupFigures, RollupKey, TaskStatus, TaskType,
+    WindowPiece,
+};
 
 use crate::query::{TaskMetrics, TimeseriesPoint};
 
@@ -33,21 +36,21 @@ pub fn raw_ranges(pieces: &[WindowPiece]) -> Vec<(DateTime<Utc>, DateTime<Utc>)>
 
 /// Figures summed per task type.
 #[derive(Debug, Default)]
-pub struct FiguresByTask(BTreeMap<String, RollupFigures>);
+pub struct FiguresByTask(BTreeMap<TaskType, RollupFigures>);
 
 impl FiguresByTask {
     /// Adds a rollup row's figures (one lane of one bucket).
-    pub fn add_row(&mut self, task_name: String, figures: &RollupFigures) {
-        self.0.entry(task_name).or_default().add(figures);
+    pub fn add_row(&mut self, task_type: TaskType, figures: &RollupFigures) {
+        self.0.entry(task_type).or_default().add(figures);
     }
 
     /// Adds one raw row.
     pub fn add_run(&mut self, run: &Contribution) {
-        match self.0.get_mut(&run.task_name) {
+        match self.0.get_mut(&run.task_type) {
             Some(figures) => figures.apply(run, 1),
             None => self
                 .0
-                .entry(run.task_name.clone())
+                .entry(run.task_type.clone())
                 .or_default()
                 .apply(run, 1),
         }
@@ -64,27 +67,39 @@ impl FiguresByTask {
             .sum()
     }
 
-    pub fn into_map(self) -> BTreeMap<String, RollupFigures> {
+    pub fn into_map(self) -> BTreeMap<TaskType, RollupFigures> {
         self.0
     }
 }
 
-/// Chart points from rollup rows ordered by bucket then task name: the lanes of one (bucket,
+/// The rollup rows of some runs, every granularity, from scratch: how a day's rows are rebuilt
+/// from its runs (after the rollup key changed).
+pub fn rollups_of_runs(
+    runs: impl IntoIterator<Item = (DateTime<Utc>, Contribution)>,
+) -> Vec<(RollupKey, RollupFigures)> {
+    let mut changes = RollupChanges::default();
+    for (created_at, run) in runs {
+        changes.record(created_at, None, &run);
+    }
+    changes.into_changes()
+}
+
+/// Chart points from rollup rows ordered by bucket then task type: the lanes of one (bucket,
 /// task type) are summed into one point, and buckets left with no run are dropped.
 pub fn timeseries_points(
-    rows: impl IntoIterator<Item = (DateTime<Utc>, String, RollupFigures)>,
+    rows: impl IntoIterator<Item = (DateTime<Utc>, TaskType, RollupFigures)>,
 ) -> Vec<TimeseriesPoint> {
-    let mut summed: Vec<(DateTime<Utc>, String, RollupFigures)> = Vec::new();
-    for (bucket, task_name, figures) in rows {
+    let mut summed: Vec<(DateTime<Utc>, TaskType, RollupFigures)> = Vec::new();
+    for (bucket, task_type, figures) in rows {
         match summed.last_mut() {
-            Some((b, n, sum)) if *b == bucket && *n == task_name => sum.add(&figures),
-            _ => summed.push((bucket, task_name, figures)),
+            Some((b, t, sum)) if *b == bucket && *t == task_type => sum.add(&figures),
+            _ => summed.push((bucket, task_type, figures)),
         }
     }
     summed
         .into_iter()
         .filter(|(_, _, figures)| figures.total() > 0)
-        .map(|(bucket, task_name, figures)| timeseries_point(bucket, task_name, &figures))
+        .map(|(bucket, task_type, figures)| timeseries_point(bucket, task_type, &figures))
         .collect()
 }
 
@@ -98,11 +113,13 @@ fn round2(x: f64) -> f64 {
 }
 
 /// Metrics of one task type from the sum of its rollup figures over a window.
-pub fn task_metrics(task_name: String, figures: &RollupFigures) -> TaskMetrics {
+pub fn task_metrics(task_type: TaskType, figures: &RollupFigures) -> TaskMetrics {
     let total = figures.total();
     let success = figures.count(TaskStatus::Success);
     TaskMetrics {
-        task_name,
+        service: task_type.service().map(str::to_owned),
+        environment: task_type.environment().map(str::to_owned),
+        task_name: task_type.task_name,
         total_executions: total,
         pending: figures.count(TaskStatus::Pending),
         running: figures.count(TaskStatus::Running),
@@ -120,8 +137,29 @@ pub fn task_metrics(task_name: String, figures: &RollupFigures) -> TaskMetrics {
     }
 }
 
-/// Metrics of every task type with at least one run, by task name.
-pub fn all_task_metrics(by_task: BTreeMap<String, RollupFigures>) -> Vec<TaskMetrics> {
+/// Metrics of every task type with at least one run, by task name, service and environment.
+/// Runs that do not say their service or environment (enqueued, no worker has reported them
+/// yet) are counted with their task name's only task type when it has one; beside several,
+/// they stay a row of their own.
+pub fn all_task_metrics(mut by_task: BTreeMap<TaskType, RollupFigures>) -> Vec<TaskMetrics> {
+    // Rollup rows whose runs all moved to another task type are zero: they are no sibling.
+    by_task.retain(|_, figures| figures.total() > 0);
+    let untyped: Vec<TaskType> = by_task
+        .keys()
+        .filter(|t| t.service.is_empty() && t.environment.is_empty())
+        .cloned()
+        .collect();
+    for bare in untyped {
+        let mut siblings = by_task
+            .keys()
+            .filter(|t| t.task_name == bare.task_name && **t != bare);
+        if let (Some(only), None) = (siblings.next().cloned(), siblings.next())
+            && let Some(figures) = by_task.remove(&bare)
+            && let Some(sum) = by_task.get_mut(&only)
+        {
+            sum.add(&figures);
+        }
+    }
     by_task
         .into_iter()
         .filter(|(_, figures)| figures.total() > 0)
@@ -132,12 +170,14 @@ pub fn all_task_metrics(by_task: BTreeMap<String, RollupFigures>) -> Vec<TaskMet
 /// One chart point.
 pub fn timeseries_point(
     bucket: DateTime<Utc>,
-    task_name: String,
+    task_type: TaskType,
     figures: &RollupFigures,
 ) -> TimeseriesPoint {
     TimeseriesPoint {
         bucket,
-        task_name,
+        service: task_type.service().map(str::to_owned),
+        environment: task_type.environment().map(str::to_owned),
+        task_name: task_type.task_name,
         pending: figures.count(TaskStatus::Pending),
         running: figures.count(TaskStatus::Running),
         success: figures.count(TaskStatus::Success),
@@ -159,7 +199,7 @@ mod tests {
             for _ in 0..n {
                 figures.apply(
                     &Contribution {
-                        task_name: "extract_knowledge_from_messages".into(),
+                        task_type: TaskType::new("extract_knowledge_from_messages", None, None),
                         status,
                         duration_ms: duration,
                         queue_wait_ms: None,
@@ -172,7 +212,10 @@ mod tests {
         add(TaskStatus::Running, 2, None);
         add(TaskStatus::Success, 140, Some(1250));
         add(TaskStatus::Failed, 3, Some(1250));
-        let m = task_metrics("extract_knowledge_from_messages".into(), &figures);
+        let m = task_metrics(
+            TaskType::new("extract_knowledge_from_messages", None, None),
+            &figures,
+        );
         assert_eq!(m.total_executions, 150);
         assert_eq!((m.pending, m.running, m.success, m.failed), (5, 2, 140, 3));
         assert_eq!(m.success_rate, 93.33);
@@ -182,11 +225,15 @@ mod tests {
 
     fn run(task_name: &str, status: TaskStatus, duration_ms: Option<i64>) -> Contribution {
         Contribution {
-            task_name: task_name.into(),
+            task_type: TaskType::new(task_name, None, None),
             status,
             duration_ms,
             queue_wait_ms: None,
         }
+    }
+
+    fn ty(name: &str) -> TaskType {
+        TaskType::new(name, None, None)
     }
 
     fn figures_of(runs: &[Contribution]) -> RollupFigures {
@@ -201,11 +248,11 @@ mod tests {
     fn rows_and_raw_runs_sum_per_task_type_and_count_by_status() {
         let mut sum = FiguresByTask::default();
         sum.add_row(
-            "a".into(),
+            ty("a"),
             &figures_of(&[run("a", TaskStatus::Success, Some(5))]),
         );
         sum.add_row(
-            "a".into(),
+            ty("a"),
             &figures_of(&[run("a", TaskStatus::Failed, Some(9))]),
         );
         sum.add_run(&run("b", TaskStatus::Pending, None));
@@ -213,9 +260,30 @@ mod tests {
         assert_eq!(sum.count(None), 4);
         assert_eq!(sum.count(Some(TaskStatus::Success)), 2);
         let by_task = sum.into_map();
-        assert_eq!(by_task["a"].total(), 3);
-        assert_eq!(by_task["a"].duration_sum_ms, 21);
-        assert_eq!(by_task["b"].count(TaskStatus::Pending), 1);
+        assert_eq!(by_task[&ty("a")].total(), 3);
+        assert_eq!(by_task[&ty("a")].duration_sum_ms, 21);
+        assert_eq!(by_task[&ty("b")].count(TaskStatus::Pending), 1);
+    }
+
+    #[test]
+    fn runs_without_a_service_join_their_names_only_task_type() {
+        let typed = |service: &str| TaskType::new("send_email", Some(service), None);
+        let pending = figures_of(&[run("send_email", TaskStatus::Pending, None)]);
+        let ok = figures_of(&[run("send_email", TaskStatus::Success, Some(5))]);
+        let one = BTreeMap::from([
+            (ty("send_email"), pending.clone()),
+            (typed("web"), ok.clone()),
+        ]);
+        let metrics = all_task_metrics(one);
+        assert_eq!(metrics.len(), 1);
+        assert_eq!((metrics[0].pending, metrics[0].success), (1, 1));
+        assert_eq!(metrics[0].service.as_deref(), Some("web"));
+        let two = BTreeMap::from([
+            (ty("send_email"), pending),
+            (typed("web"), ok.clone()),
+            (typed("billing"), ok),
+        ]);
+        assert_eq!(all_task_metrics(two).len(), 3);
     }
 
     #[test]
@@ -225,11 +293,11 @@ mod tests {
         let mut cancelled = ok.clone();
         cancelled.apply(&run("a", TaskStatus::Success, Some(10)), -1);
         let points = timeseries_points(vec![
-            (t(0), "a".to_owned(), ok.clone()),
-            (t(0), "a".to_owned(), ok.clone()),
-            (t(0), "b".to_owned(), ok.clone()),
-            (t(1), "a".to_owned(), cancelled),
-            (t(2), "a".to_owned(), ok),
+            (t(0), ty("a"), ok.clone()),
+            (t(0), ty("a"), ok.clone()),
+            (t(0), ty("b"), ok.clone()),
+            (t(1), ty("a"), cancelled),
+            (t(2), ty("a"), ok),
         ]);
         let summary: Vec<_> = points
             .iter()

@@ -5,7 +5,9 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use tasklens_model::{RecentP99, SourceSystem, StuckThresholds, TaskStatus, ThresholdSource};
+use tasklens_model::{
+    RecentP99, SourceSystem, StuckThresholds, TaskStatus, TaskType, ThresholdSource,
+};
 
 use crate::query::TaskMetrics;
 
@@ -14,7 +16,7 @@ use crate::query::TaskMetrics;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InFlightRun {
     pub id: i64,
-    pub task_name: String,
+    pub task_type: TaskType,
     pub task_id: String,
     pub attempt: i32,
     pub source: SourceSystem,
@@ -30,6 +32,8 @@ pub struct InFlightRun {
 pub struct StuckRun {
     pub id: i64,
     pub task_name: String,
+    pub service: Option<String>,
+    pub environment: Option<String>,
     pub task_id: String,
     pub attempt: i32,
     pub source: SourceSystem,
@@ -44,12 +48,12 @@ pub struct StuckRun {
 
 /// The recent p99s per task type, from metrics over the whole days (UTC) that cover
 /// [`StuckThresholds::HISTORY`].
-pub fn recent_p99s(metrics: &[TaskMetrics]) -> HashMap<&str, RecentP99> {
+pub fn recent_p99s(metrics: &[TaskMetrics]) -> HashMap<TaskType, RecentP99> {
     metrics
         .iter()
         .map(|m| {
             (
-                m.task_name.as_str(),
+                TaskType::new(&m.task_name, m.service.as_deref(), m.environment.as_deref()),
                 RecentP99 {
                     duration_ms: m.p99_duration_ms,
                     queue_wait_ms: m.p99_queue_wait_ms,
@@ -62,7 +66,7 @@ pub fn recent_p99s(metrics: &[TaskMetrics]) -> HashMap<&str, RecentP99> {
 /// The runs of `in_flight` that are stuck at `now`, oldest first.
 pub fn stuck_among(
     in_flight: Vec<InFlightRun>,
-    recent: &HashMap<&str, RecentP99>,
+    recent: &HashMap<TaskType, RecentP99>,
     thresholds: &StuckThresholds,
     now: DateTime<Utc>,
 ) -> Vec<StuckRun> {
@@ -74,16 +78,16 @@ pub fn stuck_among(
                 TaskStatus::Pending => run.enqueued_at.unwrap_or(run.created_at),
                 _ => return None,
             };
-            let recent = recent
-                .get(run.task_name.as_str())
-                .copied()
-                .unwrap_or_default();
-            let (threshold, source) = thresholds.threshold(&run.task_name, run.status, recent);
+            let recent = recent.get(&run.task_type).copied().unwrap_or_default();
+            let (threshold, source) =
+                thresholds.threshold(&run.task_type.task_name, run.status, recent);
             let threshold_ms = i64::try_from(threshold.as_millis()).unwrap_or(i64::MAX);
             let age_ms = (now - since).num_milliseconds();
-            (age_ms > threshold_ms).then_some(StuckRun {
+            (age_ms > threshold_ms).then(|| StuckRun {
                 id: run.id,
-                task_name: run.task_name,
+                service: run.task_type.service().map(str::to_owned),
+                environment: run.task_type.environment().map(str::to_owned),
+                task_name: run.task_type.task_name,
                 task_id: run.task_id,
                 attempt: run.attempt,
                 source: run.source,
@@ -107,7 +111,7 @@ mod tests {
     fn run(id: i64, task: &str, status: TaskStatus, since: DateTime<Utc>) -> InFlightRun {
         InFlightRun {
             id,
-            task_name: task.to_owned(),
+            task_type: TaskType::new(task, None, None),
             task_id: format!("t{id}"),
             attempt: 0,
             source: SourceSystem::Tasklens,
@@ -126,7 +130,7 @@ mod tests {
         let mut recent = HashMap::new();
         // A slow type: 5 x its 4 min p99 is 20 min.
         recent.insert(
-            "embed",
+            TaskType::new("embed", None, None),
             RecentP99 {
                 duration_ms: Some(240_000.0),
                 queue_wait_ms: Some(100.0),

@@ -9,7 +9,7 @@ use crate::runs::StoredRun;
 pub(super) const COPY_RUNS: &str = "COPY task_execution_logs (id, created_at, updated_at, enqueued_at, \
      started_at, completed_at, duration_ms, queue_wait_ms, attempt, status, source, task_name, \
      task_id, trace_id, span_id, queue, service_name, worker_host, error_type, params, \
-     error_message, error_traceback, error_group_id) FROM STDIN (FORMAT binary)";
+     error_message, error_traceback, error_group_id, environment) FROM STDIN (FORMAT binary)";
 pub(super) const COPY_KEYS: &str =
     "COPY task_run_keys (run_key, id, created_at) FROM STDIN (FORMAT binary)";
 
@@ -78,7 +78,7 @@ impl CopyBuffer {
 /// One row of [`COPY_RUNS`]: the run, and its error group's id.
 pub(super) fn encode_run(buf: &mut CopyBuffer, run: &StoredRun, error_group: Option<i64>) {
     let s: &RunState = &run.state;
-    buf.tuple(23);
+    buf.tuple(24);
     buf.i64(Some(run.id));
     buf.time(Some(run.created_at));
     buf.time(Some(run.updated_at));
@@ -109,4 +109,5 @@ pub(super) fn encode_run(buf: &mut CopyBuffer, run: &StoredRun, error_group: Opt
     buf.text(s.error_message.as_deref());
     buf.text(s.error_traceback.as_deref());
     buf.i64(error_group);
+    buf.text(s.environment.as_deref());
 }

@@ -6,6 +6,7 @@ mod groups;
 mod joins;
 mod live;
 mod maintenance;
+mod rebuild;
 mod rollups;
 mod rows;
 mod search;
@@ -197,6 +198,7 @@ impl PgStore {
     /// Applies the migrations in `migrations/` that the database has not seen yet.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         sqlx::migrate!("../migrations").run(&self.pool).await?;
+        rebuild::rebuild_rollups(&self.pool).await?;
         Ok(())
     }
 }

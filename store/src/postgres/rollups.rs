@@ -24,14 +24,16 @@ WITH lane AS MATERIALIZED (
     SELECT coalesce((SELECT l FROM generate_series(0, $15 - 1) AS l
                      WHERE pg_try_advisory_xact_lock($14, l) LIMIT 1), 0)::smallint AS lane
 )
-INSERT INTO task_rollups AS r (granularity, bucket, task_name, lane, pending, running, success,
-    failed, duration_count, duration_sum_ms, duration_hist, wait_count, wait_sum_ms, wait_hist)
-SELECT g::rollup_granularity, b, n, lane.lane, p, ru, s, f, dc, ds, dh::bigint[], wc, ws,
+INSERT INTO task_rollups AS r (granularity, bucket, task_name, service, environment, lane,
+    pending, running, success, failed, duration_count, duration_sum_ms, duration_hist,
+    wait_count, wait_sum_ms, wait_hist)
+SELECT g::rollup_granularity, b, n, sv, en, lane.lane, p, ru, s, f, dc, ds, dh::bigint[], wc, ws,
     wh::bigint[]
 FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::int8[], $5::int8[], $6::int8[],
-    $7::int8[], $8::int8[], $9::int8[], $10::text[], $11::int8[], $12::int8[], $13::text[])
-    AS u(g, b, n, p, ru, s, f, dc, ds, dh, wc, ws, wh), lane
-ON CONFLICT (granularity, bucket, task_name, lane) DO UPDATE SET
+    $7::int8[], $8::int8[], $9::int8[], $10::text[], $11::int8[], $12::int8[], $13::text[],
+    $16::text[], $17::text[])
+    AS u(g, b, n, p, ru, s, f, dc, ds, dh, wc, ws, wh, sv, en), lane
+ON CONFLICT (granularity, bucket, task_name, service, environment, lane) DO UPDATE SET
     pending = r.pending + EXCLUDED.pending,
     running = r.running + EXCLUDED.running,
     success = r.success + EXCLUDED.success,
@@ -71,6 +73,7 @@ pub(super) async fn apply_rollups(
         Vec::with_capacity(n),
         Vec::with_capacity(n),
     );
+    let (mut service, mut environment) = (Vec::with_capacity(n), Vec::with_capacity(n));
     let mut counts: [Vec<i64>; 4] = Default::default();
     let (mut dc, mut ds, mut dh) = (
         Vec::with_capacity(n),
@@ -85,7 +88,9 @@ pub(super) async fn apply_rollups(
     for (key, delta) in changes {
         g.push(key.granularity.as_str());
         b.push(key.bucket);
-        name.push(key.task_name);
+        name.push(key.task_type.task_name);
+        service.push(key.task_type.service);
+        environment.push(key.task_type.environment);
         for (column, count) in counts.iter_mut().zip(delta.status_counts) {
             column.push(count);
         }
@@ -113,6 +118,8 @@ pub(super) async fn apply_rollups(
         .bind(wh)
         .bind(ROLLUP_LANE_LOCK_CLASS)
         .bind(ROLLUP_LANES)
+        .bind(service)
+        .bind(environment)
         .execute(&mut **tx)
         .await?;
     Ok(())

@@ -22,8 +22,8 @@ impl Dialect for Pg {
 
     const RUN_COLUMNS: &'static str = "id, created_at, updated_at, enqueued_at, started_at, \
          completed_at, attempt, status::text AS status, source::text AS source, task_name, \
-         task_id, trace_id, span_id, queue, service_name, worker_host, error_type, params, \
-         error_message, error_traceback";
+         task_id, trace_id, span_id, queue, service_name, environment, worker_host, error_type, \
+         params, error_message, error_traceback";
     const STATUS_TEXT: &'static str = "status::text AS status";
     const SOURCE_TEXT: &'static str = "source::text AS source";
     const GRANULARITY_CAST: &'static str = "::rollup_granularity";

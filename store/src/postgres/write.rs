@@ -34,11 +34,11 @@ const UNNEST_RUNS: &str = "unnest($1::int8[], $2::timestamptz[], $3::timestamptz
      $4::timestamptz[], $5::timestamptz[], $6::timestamptz[], $7::int8[], $8::int8[], \
      $9::int4[], $10::text[], $11::text[], $12::text[], $13::text[], $14::bytea[], $15::bytea[], \
      $16::text[], $17::text[], $18::text[], $19::text[], $20::jsonb[], $21::text[], $22::text[], \
-     $23::int8[], $24::bool[]) \
+     $23::int8[], $24::bool[], $27::text[]) \
      AS u(id, created_at, updated_at, enqueued_at, started_at, completed_at, duration_ms, \
      queue_wait_ms, attempt, status, source, task_name, task_id, trace_id, span_id, queue, \
      service_name, worker_host, error_type, params, error_message, error_traceback, \
-     error_group_id, set_group)";
+     error_group_id, set_group, environment)";
 
 fn update_sql() -> String {
     format!(
@@ -47,7 +47,7 @@ fn update_sql() -> String {
          duration_ms = u.duration_ms, queue_wait_ms = u.queue_wait_ms, \
          status = u.status::task_status, task_name = u.task_name, trace_id = u.trace_id, \
          span_id = u.span_id, queue = u.queue, service_name = u.service_name, \
-         worker_host = u.worker_host, error_type = u.error_type, params = u.params, \
+         environment = u.environment, worker_host = u.worker_host, error_type = u.error_type, params = u.params, \
          error_message = u.error_message, error_traceback = u.error_traceback, \
          error_group_id = CASE WHEN u.set_group THEN u.error_group_id ELSE t.error_group_id END \
          FROM {UNNEST_RUNS} \
@@ -76,6 +76,7 @@ struct RunColumns {
     span_id: Vec<Option<Vec<u8>>>,
     queue: Vec<Option<String>>,
     service_name: Vec<Option<String>>,
+    environment: Vec<Option<String>>,
     worker_host: Vec<Option<String>>,
     error_type: Vec<Option<String>>,
     params: Vec<Option<Value>>,
@@ -106,6 +107,7 @@ impl RunColumns {
         self.span_id.push(s.span_id.map(|t| t.to_vec()));
         self.queue.push(s.queue.clone());
         self.service_name.push(s.service_name.clone());
+        self.environment.push(s.environment.clone());
         self.worker_host.push(s.worker_host.clone());
         self.error_type.push(s.error_type.clone());
         self.params.push(s.params.clone());
@@ -120,7 +122,8 @@ impl RunColumns {
     }
 
     /// Runs `sql` over these rows, with `$25`/`$26` bound to the earliest and latest
-    /// `created_at` so that the statement skips the other partitions.
+    /// `created_at` so that the statement skips the other partitions (`$27`, the environment,
+    /// was added after them).
     async fn execute(
         self,
         sql: &str,
@@ -155,6 +158,7 @@ impl RunColumns {
         Ok(query
             .bind(low)
             .bind(high)
+            .bind(self.environment)
             .execute(&mut **tx)
             .await?
             .rows_affected())

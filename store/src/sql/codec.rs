@@ -1,6 +1,7 @@
 //! Rows into model types, written once over a [`Dialect`]'s typed getters.
 
-use tasklens_model::{Contribution, RollupFigures, RunState, SourceSystem, TaskStatus};
+use chrono::{DateTime, Utc};
+use tasklens_model::{Contribution, RollupFigures, RunState, SourceSystem, TaskStatus, TaskType};
 
 use super::{Columns, Dialect, Row};
 use crate::core::stuck::InFlightRun;
@@ -48,6 +49,7 @@ pub(crate) fn stored_run<D: Dialect>(row: &Row<D>) -> Result<StoredRun, StoreErr
         span_id: fixed(row.opt_bytes("span_id")?, "span id")?,
         queue: row.opt_text("queue")?,
         service_name: row.opt_text("service_name")?,
+        environment: row.opt_text("environment")?,
         worker_host: row.opt_text("worker_host")?,
     };
     Ok(StoredRun {
@@ -62,7 +64,11 @@ pub(crate) fn stored_run<D: Dialect>(row: &Row<D>) -> Result<StoredRun, StoreErr
 pub(crate) fn in_flight_run<D: Dialect>(row: &Row<D>) -> Result<InFlightRun, StoreError> {
     Ok(InFlightRun {
         id: row.int("id")?,
-        task_name: row.text("task_name")?,
+        task_type: TaskType::new(
+            &row.text("task_name")?,
+            row.opt_text("service_name")?.as_deref(),
+            row.opt_text("environment")?.as_deref(),
+        ),
         task_id: row.text("task_id")?,
         attempt: row.int4("attempt")?,
         source: source(&row.text("source")?)?,
@@ -91,29 +97,49 @@ pub(crate) fn rollup_figures<D: Dialect>(row: &Row<D>) -> Result<RollupFigures, 
     })
 }
 
+/// A rollup row's task type, from its `task_name`, `service` and `environment` columns.
+pub(crate) fn task_type<D: Dialect>(row: &Row<D>) -> Result<TaskType, StoreError> {
+    Ok(TaskType {
+        task_name: row.text("task_name")?,
+        service: row.text("service")?,
+        environment: row.text("environment")?,
+    })
+}
+
 /// A rollup row's task type and figures.
-pub(crate) fn named_rollup<D: Dialect>(
+pub(crate) fn typed_rollup<D: Dialect>(
     row: &Row<D>,
-) -> Result<(String, RollupFigures), StoreError> {
-    Ok((row.text("task_name")?, rollup_figures::<D>(row)?))
+) -> Result<(TaskType, RollupFigures), StoreError> {
+    Ok((task_type::<D>(row)?, rollup_figures::<D>(row)?))
 }
 
 /// A chart's rollup row: its bucket, task type and figures.
 pub(crate) fn bucket_rollup<D: Dialect>(
     row: &Row<D>,
-) -> Result<(chrono::DateTime<chrono::Utc>, String, RollupFigures), StoreError> {
-    let (task_name, figures) = named_rollup::<D>(row)?;
-    Ok((D::time(row, "bucket")?, task_name, figures))
+) -> Result<(DateTime<Utc>, TaskType, RollupFigures), StoreError> {
+    let (task_type, figures) = typed_rollup::<D>(row)?;
+    Ok((D::time(row, "bucket")?, task_type, figures))
 }
 
-/// What a raw row adds to the figures.
-pub(crate) fn contribution<D: Dialect>(row: &Row<D>) -> Result<Contribution, StoreError> {
-    Ok(Contribution {
-        task_name: row.text("task_name")?,
-        status: status(&row.text("status")?)?,
-        duration_ms: row.opt_int("duration_ms")?,
-        queue_wait_ms: row.opt_int("queue_wait_ms")?,
-    })
+/// What a raw row adds to the figures, and when the row was created (its buckets), from the
+/// columns of [`super::raw_contributions`].
+pub(crate) fn contribution<D: Dialect>(
+    row: &Row<D>,
+) -> Result<(DateTime<Utc>, Contribution), StoreError> {
+    let task_type = TaskType::new(
+        &row.text("task_name")?,
+        row.opt_text("service_name")?.as_deref(),
+        row.opt_text("environment")?.as_deref(),
+    );
+    Ok((
+        D::time(row, "created_at")?,
+        Contribution {
+            task_type,
+            status: status(&row.text("status")?)?,
+            duration_ms: row.opt_int("duration_ms")?,
+            queue_wait_ms: row.opt_int("queue_wait_ms")?,
+        },
+    ))
 }
 
 pub(crate) fn attempt_summary<D: Dialect>(row: &Row<D>) -> Result<AttemptSummary, StoreError> {

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::{Pool, QueryBuilder};
-use tasklens_model::{BucketSpan, Histogram};
+use tasklens_model::{BucketSpan, Histogram, TaskTypeFilter};
 
 use crate::error::StoreError;
 use crate::query::{HistoryQuery, TimeseriesRange};
@@ -111,18 +111,27 @@ where
 }
 
 /// The figures columns of `task_rollups`, as [`codec::rollup_figures`] reads them.
-pub(crate) const ROLLUP_FIGURES: &str = "task_name, pending, running, success, failed, \
-     duration_count, duration_sum_ms, duration_hist, wait_count, wait_sum_ms, wait_hist";
+pub(crate) const ROLLUP_FIGURES: &str = "task_name, service, environment, pending, running, \
+     success, failed, duration_count, duration_sum_ms, duration_hist, wait_count, wait_sum_ms, wait_hist";
 
-/// The task types with runs, from the day rollups.
-pub(crate) const TASK_NAMES_SQL: &str = "SELECT task_name FROM task_rollups \
-     WHERE granularity = 'day' GROUP BY task_name \
-     HAVING sum(pending + running + success + failed) > 0 ORDER BY task_name";
+/// The task types with runs, from the day rollups, as [`codec::task_type`] reads them.
+pub(crate) fn task_types<'a, D: Dialect>(filter: &'a TaskTypeFilter) -> QueryBuilder<'a, D::Db> {
+    let mut qb = QueryBuilder::new(
+        "SELECT task_name, service, environment FROM task_rollups WHERE granularity = 'day'",
+    );
+    push_rollup_filter::<D>(&mut qb, filter);
+    qb.push(
+        " GROUP BY task_name, service, environment \
+         HAVING sum(pending + running + success + failed) > 0 \
+         ORDER BY task_name, service, environment",
+    );
+    qb
+}
 
 /// The rollup rows of some bucket spans, optionally of one task type.
 pub(crate) fn rollup_rows<'a, D: Dialect>(
     spans: &[BucketSpan],
-    task_name: Option<&'a str>,
+    filter: &'a TaskTypeFilter,
 ) -> QueryBuilder<'a, D::Db> {
     let mut qb = QueryBuilder::new(format!("SELECT {ROLLUP_FIGURES} FROM task_rollups WHERE ("));
     for (i, span) in spans.iter().enumerate() {
@@ -140,7 +149,7 @@ pub(crate) fn rollup_rows<'a, D: Dialect>(
         qb.push(")");
     }
     qb.push(")");
-    push_task_name::<D>(&mut qb, task_name);
+    push_rollup_filter::<D>(&mut qb, filter);
     qb
 }
 
@@ -149,24 +158,24 @@ pub(crate) fn rollup_rows<'a, D: Dialect>(
 pub(crate) fn raw_contributions<'a, D: Dialect>(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-    task_name: Option<&'a str>,
+    filter: &'a TaskTypeFilter,
 ) -> QueryBuilder<'a, D::Db> {
     let mut qb = QueryBuilder::new(format!(
-        "SELECT task_name, {}, duration_ms, queue_wait_ms FROM task_execution_logs \
-         WHERE created_at >= ",
+        "SELECT created_at, task_name, service_name, environment, {}, duration_ms, \
+         queue_wait_ms FROM task_execution_logs WHERE created_at >= ",
         D::STATUS_TEXT
     ));
     D::push_time(&mut qb, from);
     qb.push(" AND created_at < ");
     D::push_time(&mut qb, to);
-    push_task_name::<D>(&mut qb, task_name);
+    push_run_filter::<D>(&mut qb, filter);
     qb
 }
 
 /// The rollup rows of a chart, ordered by bucket then task type.
 pub(crate) fn timeseries_rows<'a, D: Dialect>(
     range: &TimeseriesRange,
-    task_name: Option<&'a str>,
+    filter: &'a TaskTypeFilter,
 ) -> QueryBuilder<'a, D::Db> {
     let mut qb = QueryBuilder::new(format!(
         "SELECT bucket, {ROLLUP_FIGURES} FROM task_rollups WHERE granularity = "
@@ -176,8 +185,8 @@ pub(crate) fn timeseries_rows<'a, D: Dialect>(
     D::push_time(&mut qb, range.from);
     qb.push(" AND bucket < ");
     D::push_time(&mut qb, range.to);
-    push_task_name::<D>(&mut qb, task_name);
-    qb.push(" ORDER BY bucket, task_name");
+    push_rollup_filter::<D>(&mut qb, filter);
+    qb.push(" ORDER BY bucket, task_name, service, environment");
     qb
 }
 
@@ -188,13 +197,66 @@ fn push_task_name<'a, D: Dialect>(qb: &mut QueryBuilder<'a, D::Db>, task_name: O
     }
 }
 
+/// ` AND ...`: a task-type filter over rollup rows, where '' stands for a run that did not say.
+fn push_rollup_filter<'a, D: Dialect>(
+    qb: &mut QueryBuilder<'a, D::Db>,
+    filter: &'a TaskTypeFilter,
+) {
+    push_task_name::<D>(qb, filter.task_name.as_deref());
+    for (column, value) in [
+        ("service", &filter.service),
+        ("environment", &filter.environment),
+    ] {
+        if let Some(value) = value {
+            qb.push(" AND ").push(column).push(" = ");
+            D::push_text(qb, value);
+        }
+    }
+}
+
+/// ` AND ...`: a task-type filter over runs, whose columns are null where a run did not say.
+fn push_run_filter<'a, D: Dialect>(qb: &mut QueryBuilder<'a, D::Db>, filter: &'a TaskTypeFilter) {
+    push_run_fields::<D>(
+        qb,
+        filter.task_name.as_deref(),
+        filter.service.as_deref(),
+        filter.environment.as_deref(),
+    );
+}
+
+fn push_run_fields<'a, D: Dialect>(
+    qb: &mut QueryBuilder<'a, D::Db>,
+    task_name: Option<&'a str>,
+    service: Option<&'a str>,
+    environment: Option<&'a str>,
+) {
+    push_task_name::<D>(qb, task_name);
+    for (column, value) in [("service_name", service), ("environment", environment)] {
+        match value {
+            Some("") => {
+                qb.push(" AND ").push(column).push(" IS NULL");
+            }
+            Some(value) => {
+                qb.push(" AND ").push(column).push(" = ");
+                D::push_text(qb, value);
+            }
+            None => {}
+        }
+    }
+}
+
 /// ` WHERE ...`: the history's filters, free text included.
 pub(crate) fn push_history_filters<'a, D: Dialect>(
     qb: &mut QueryBuilder<'a, D::Db>,
     query: &'a HistoryQuery,
 ) {
     qb.push(" WHERE 1 = 1");
-    push_task_name::<D>(qb, query.task_name.as_deref());
+    push_run_fields::<D>(
+        qb,
+        query.task_name.as_deref(),
+        query.service.as_deref(),
+        query.environment.as_deref(),
+    );
     if let Some(status) = query.status {
         qb.push(" AND status = ");
         D::push_text(qb, status.as_str());
@@ -257,8 +319,8 @@ pub(crate) fn in_flight_runs<'a, D: Dialect>(
     limit: i64,
 ) -> QueryBuilder<'a, D::Db> {
     let mut qb = QueryBuilder::new(format!(
-        "SELECT id, created_at, enqueued_at, started_at, attempt, {}, {}, task_name, task_id \
-         FROM task_execution_logs WHERE {IN_FLIGHT}",
+        "SELECT id, created_at, enqueued_at, started_at, attempt, {}, {}, task_name, \
+         service_name, environment, task_id FROM task_execution_logs WHERE {IN_FLIGHT}",
         D::STATUS_TEXT,
         D::SOURCE_TEXT
     ));

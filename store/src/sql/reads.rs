@@ -3,9 +3,9 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::{Pool, QueryBuilder};
-use tasklens_model::{BucketSpan, Contribution, RollupFigures};
+use tasklens_model::{BucketSpan, Contribution, RollupFigures, TaskType, TaskTypeFilter};
 
-use super::{Columns, Dialect, codec};
+use super::{Dialect, codec};
 use crate::core::stuck::InFlightRun;
 use crate::error::StoreError;
 use crate::query::{HistoryQuery, TimeseriesRange};
@@ -16,20 +16,20 @@ type DbPool<D> = Pool<<D as Dialect>::Db>;
 pub(crate) async fn rollup_rows<D: Dialect>(
     pool: &DbPool<D>,
     spans: &[BucketSpan],
-    task_name: Option<&str>,
-) -> Result<Vec<(String, RollupFigures)>, StoreError> {
-    let mut qb = super::rollup_rows::<D>(spans, task_name);
+    filter: &TaskTypeFilter,
+) -> Result<Vec<(TaskType, RollupFigures)>, StoreError> {
+    let mut qb = super::rollup_rows::<D>(spans, filter);
     let rows = D::fetch_all(pool, &mut qb).await?;
-    rows.iter().map(codec::named_rollup::<D>).collect()
+    rows.iter().map(codec::typed_rollup::<D>).collect()
 }
 
 pub(crate) async fn raw_contributions<D: Dialect>(
     pool: &DbPool<D>,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-    task_name: Option<&str>,
-) -> Result<Vec<Contribution>, StoreError> {
-    let mut qb = super::raw_contributions::<D>(from, to, task_name);
+    filter: &TaskTypeFilter,
+) -> Result<Vec<(DateTime<Utc>, Contribution)>, StoreError> {
+    let mut qb = super::raw_contributions::<D>(from, to, filter);
     let rows = D::fetch_all(pool, &mut qb).await?;
     rows.iter().map(codec::contribution::<D>).collect()
 }
@@ -78,17 +78,20 @@ pub(crate) async fn other_attempts<D: Dialect>(
 pub(crate) async fn timeseries_rows<D: Dialect>(
     pool: &DbPool<D>,
     range: &TimeseriesRange,
-    task_name: Option<&str>,
-) -> Result<Vec<(DateTime<Utc>, String, RollupFigures)>, StoreError> {
-    let mut qb = super::timeseries_rows::<D>(range, task_name);
+    filter: &TaskTypeFilter,
+) -> Result<Vec<(DateTime<Utc>, TaskType, RollupFigures)>, StoreError> {
+    let mut qb = super::timeseries_rows::<D>(range, filter);
     let rows = D::fetch_all(pool, &mut qb).await?;
     rows.iter().map(codec::bucket_rollup::<D>).collect()
 }
 
-pub(crate) async fn task_names<D: Dialect>(pool: &DbPool<D>) -> Result<Vec<String>, StoreError> {
-    let mut qb = QueryBuilder::new(super::TASK_NAMES_SQL);
+pub(crate) async fn task_types<D: Dialect>(
+    pool: &DbPool<D>,
+    filter: &TaskTypeFilter,
+) -> Result<Vec<TaskType>, StoreError> {
+    let mut qb = super::task_types::<D>(filter);
     let rows = D::fetch_all(pool, &mut qb).await?;
-    rows.iter().map(|row| row.text("task_name")).collect()
+    rows.iter().map(codec::task_type::<D>).collect()
 }
 
 pub(crate) async fn ping<D: Dialect>(pool: &DbPool<D>) -> Result<(), StoreError> {

@@ -5,6 +5,7 @@
 
 mod groups;
 mod maintenance;
+mod rebuild;
 mod rows;
 mod search;
 mod write;
@@ -106,6 +107,7 @@ impl SqliteStore {
             .await
             .map_err(|e| fail(e.to_string()))?;
         sqlx::migrate!("../migrations/sqlite").run(&pool).await?;
+        rebuild::rebuild_rollups(&pool).await?;
         Ok(SqliteStore {
             pool,
             writer: Arc::new(Mutex::new(())),

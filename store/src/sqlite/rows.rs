@@ -23,7 +23,8 @@ impl Dialect for Lite {
 
     const RUN_COLUMNS: &'static str = "id, created_at, updated_at, enqueued_at, started_at, \
          completed_at, attempt, status, source, task_name, task_id, trace_id, span_id, queue, \
-         service_name, worker_host, error_type, params, error_message, error_traceback";
+         service_name, environment, worker_host, error_type, params, error_message, \
+         error_traceback";
     const STATUS_TEXT: &'static str = "status";
     const SOURCE_TEXT: &'static str = "source";
     const GRANULARITY_CAST: &'static str = "";

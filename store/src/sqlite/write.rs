@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use serde_json::{Value, json};
 use sqlx::{Row, Sqlite, SqlitePool, Transaction};
-use tasklens_model::{RollupFigures, RollupKey, RunKey, SourceSystem};
+use tasklens_model::{RollupFigures, RollupKey, RunKey, SourceSystem, TaskType};
 use uuid::Uuid;
 
 use super::groups::write_groups;
@@ -21,7 +21,7 @@ use crate::sql::{Dialect, codec};
 const RUN_FIELDS: &str = "value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, \
      value ->> 5, value ->> 6, value ->> 7, value ->> 8, value ->> 9, value ->> 10, value ->> 11, \
      unhex(value ->> 12), unhex(value ->> 13), value ->> 14, value ->> 15, value ->> 16, \
-     value ->> 17, value ->> 18, value ->> 19, value ->> 20";
+     value ->> 17, value ->> 18, value ->> 19, value ->> 20, value ->> 22";
 
 /// Inserts every new run of a batch in one statement (`WHERE true` tells SQLite's parser that
 /// no upsert clause follows).
@@ -30,7 +30,7 @@ fn insert_sql() -> String {
         "INSERT INTO task_execution_logs (created_at, updated_at, enqueued_at, started_at, \
          completed_at, duration_ms, queue_wait_ms, attempt, status, source, task_name, task_id, \
          trace_id, span_id, queue, service_name, worker_host, error_type, params, error_message, \
-         error_traceback) \
+         error_traceback, environment) \
          SELECT {RUN_FIELDS} FROM json_each(?1) WHERE true \
          RETURNING id, source, task_id, attempt"
     )
@@ -43,26 +43,30 @@ UPDATE task_execution_logs AS t SET updated_at = u.value ->> 1, enqueued_at = u.
     queue_wait_ms = u.value ->> 6, status = u.value ->> 8, task_name = u.value ->> 10,
     trace_id = unhex(u.value ->> 12), span_id = unhex(u.value ->> 13), queue = u.value ->> 14,
     service_name = u.value ->> 15, worker_host = u.value ->> 16, error_type = u.value ->> 17,
-    params = u.value ->> 18, error_message = u.value ->> 19, error_traceback = u.value ->> 20
+    params = u.value ->> 18, error_message = u.value ->> 19, error_traceback = u.value ->> 20,
+    environment = u.value ->> 22
 FROM json_each(?1) AS u WHERE t.id = u.value ->> 21";
 
 /// The existing rollup rows of a batch's changes, keys passed as one JSON array of
-/// `[granularity, bucket, task_name]` (one statement instead of one per row).
+/// `[granularity, bucket, task_name, service, environment]` (one statement instead of one per
+/// row).
 const ROLLUP_READ_SQL: &str = "\
-SELECT granularity, bucket, task_name, pending, running, success, failed, duration_count,
-    duration_sum_ms, duration_hist, wait_count, wait_sum_ms, wait_hist
-FROM task_rollups WHERE (granularity, bucket, task_name) IN
-    (SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?1))";
+SELECT granularity, bucket, task_name, service, environment, pending, running, success, failed,
+    duration_count, duration_sum_ms, duration_hist, wait_count, wait_sum_ms, wait_hist
+FROM task_rollups WHERE (granularity, bucket, task_name, service, environment) IN
+    (SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4 FROM json_each(?1))";
 
 /// Writes the new figures of every changed rollup row in one statement (`WHERE true`: see
 /// `insert_sql`).
 const ROLLUP_WRITE_SQL: &str = "\
-INSERT INTO task_rollups (granularity, bucket, task_name, pending, running, success, failed,
-    duration_count, duration_sum_ms, duration_hist, wait_count, wait_sum_ms, wait_hist)
+INSERT INTO task_rollups (granularity, bucket, task_name, service, environment, pending, running,
+    success, failed, duration_count, duration_sum_ms, duration_hist, wait_count, wait_sum_ms,
+    wait_hist)
 SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6,
-    value ->> 7, value ->> 8, value ->> 9, value ->> 10, value ->> 11, value ->> 12
+    value ->> 7, value ->> 8, value ->> 9, value ->> 10, value ->> 11, value ->> 12,
+    value ->> 13, value ->> 14
 FROM json_each(?1) WHERE true
-ON CONFLICT (granularity, bucket, task_name) DO UPDATE SET
+ON CONFLICT (granularity, bucket, task_name, service, environment) DO UPDATE SET
     pending = excluded.pending, running = excluded.running, success = excluded.success,
     failed = excluded.failed, duration_count = excluded.duration_count,
     duration_sum_ms = excluded.duration_sum_ms, duration_hist = excluded.duration_hist,
@@ -79,7 +83,8 @@ fn hex(bytes: &[u8]) -> String {
         })
 }
 
-/// A run as the JSON array of `RUN_FIELDS`, with its id last.
+/// A run as the JSON array of `RUN_FIELDS`, with its id at 21 and its environment after it
+/// (added later, so the other positions kept their numbers).
 fn run_fields(run: &StoredRun) -> Result<Value, StoreError> {
     let s = &run.state;
     let params = s.params.as_ref().map(params_text).transpose()?;
@@ -106,6 +111,7 @@ fn run_fields(run: &StoredRun) -> Result<Value, StoreError> {
         s.error_message,
         s.error_traceback,
         run.id,
+        s.environment,
     ]))
 }
 
@@ -116,24 +122,26 @@ fn json_error(e: serde_json::Error) -> StoreError {
 /// Adds each change to its rollup row. SQLite has no element-wise array sum, so the rows are
 /// read, added to in Rust and written back; only this transaction writes (one writer), so
 /// nothing changes in between.
-async fn apply_rollups(
+pub(super) async fn apply_rollups(
     changes: Vec<(RollupKey, RollupFigures)>,
     tx: &mut Transaction<'_, Sqlite>,
 ) -> Result<(), StoreError> {
     if changes.is_empty() {
         return Ok(());
     }
-    let keys: Vec<(&str, i64, &str)> = changes
+    let keys: Vec<(&str, i64, &str, &str, &str)> = changes
         .iter()
         .map(|(key, _)| {
             (
                 key.granularity.as_str(),
                 micros(key.bucket),
-                key.task_name.as_str(),
+                key.task_type.task_name.as_str(),
+                key.task_type.service.as_str(),
+                key.task_type.environment.as_str(),
             )
         })
         .collect();
-    let mut existing: HashMap<(String, i64, String), RollupFigures> = HashMap::new();
+    let mut existing: HashMap<(String, i64, TaskType), RollupFigures> = HashMap::new();
     for row in sqlx::query(ROLLUP_READ_SQL)
         .bind(serde_json::to_string(&keys).map_err(json_error)?)
         .fetch_all(&mut **tx)
@@ -144,7 +152,7 @@ async fn apply_rollups(
             (
                 row.try_get("granularity")?,
                 row.try_get("bucket")?,
-                row.try_get("task_name")?,
+                codec::task_type::<Lite>(&row)?,
             ),
             figures,
         );
@@ -156,7 +164,7 @@ async fn apply_rollups(
             .remove(&(
                 key.granularity.as_str().to_owned(),
                 bucket,
-                key.task_name.clone(),
+                key.task_type.clone(),
             ))
             .unwrap_or_default();
         figures.add(&delta);
@@ -164,7 +172,9 @@ async fn apply_rollups(
         rows.push(json!([
             key.granularity.as_str(),
             bucket,
-            key.task_name,
+            key.task_type.task_name,
+            key.task_type.service,
+            key.task_type.environment,
             pending,
             running,
             success,

@@ -136,6 +136,7 @@ impl Life {
                 started_at: Some(self.started_at()),
                 worker_host: Some("worker-1".into()),
                 service_name: Some("workers".into()),
+                environment: Some("prod".into()),
                 trace_id: Some([7; 16]),
                 span_id: Some([9; 8]),
                 ..RunState::new(self.key.clone(), &self.task_name, TaskStatus::Running)

@@ -227,6 +227,8 @@ export interface components {
         BucketSize: "minute" | "hour" | "day";
         /** @description A message from the client. */
         ClientMessage: {
+            environments: string[] | null;
+            services: string[] | null;
             statuses: components["schemas"]["RunStatus"][] | null;
             task_names: string[] | null;
             /** @enum {string} */
@@ -327,6 +329,8 @@ export interface components {
             created_at: string;
             /** Format: int64 */
             duration_ms: number | null;
+            /** @description The worker's deployment environment. */
+            environment: string | null;
             error_message: string | null;
             error_traceback: string | null;
             /** Format: int64 */
@@ -336,6 +340,8 @@ export interface components {
             queue: string | null;
             /** Format: int64 */
             queue_wait_ms: number | null;
+            /** @description The worker's `service.name`; null until a worker reports the run, or when it did not say. */
+            service_name: string | null;
             source: components["schemas"]["RunSource"];
             /** Format: date-time */
             started_at: string | null;
@@ -367,7 +373,7 @@ export interface components {
         MetricsResponse: {
             /** Format: date-time */
             generated_at: string;
-            /** @description Sorted by task name. */
+            /** @description Sorted by task name, service and environment. */
             metrics: components["schemas"]["TaskMetricsItem"][];
             /** Format: int32 */
             time_window_hours: number;
@@ -402,6 +408,8 @@ export interface components {
             duration_ms: number | null;
             /** Format: date-time */
             enqueued_at: string | null;
+            /** @description The worker's deployment environment. */
+            environment: string | null;
             error_message: string | null;
             error_traceback: string | null;
             error_type: string | null;
@@ -491,6 +499,8 @@ export interface components {
             created_at: string;
             /** Format: int64 */
             duration_ms: number | null;
+            /** @description The worker's deployment environment. */
+            environment: string | null;
             /** @description Cut to 300 bytes; the full message is in the run's detail. */
             error_message: string | null;
             /** Format: int64 */
@@ -498,6 +508,8 @@ export interface components {
             previous_status: null | components["schemas"]["RunStatus"];
             /** Format: int64 */
             queue_wait_ms: number | null;
+            /** @description The worker's `service.name`; null until a worker reports the run, or when it did not say. */
+            service_name: string | null;
             source: components["schemas"]["RunSource"];
             /** Format: date-time */
             started_at: string | null;
@@ -550,6 +562,10 @@ export interface components {
         };
         /** @description Which changes a client receives; null means all. */
         SubscriptionFilter: {
+            /** @description Only runs of these deployment environments. */
+            environments: string[] | null;
+            /** @description Only runs of these services (the worker's `service.name`). */
+            services: string[] | null;
             statuses: components["schemas"]["RunStatus"][] | null;
             task_names: string[] | null;
         };
@@ -565,6 +581,8 @@ export interface components {
             avg_duration_ms: number | null;
             /** Format: double */
             avg_queue_wait_ms: number | null;
+            /** @description The worker's deployment environment; null where the runs did not say. */
+            environment: string | null;
             /** Format: int64 */
             failed: number;
             /** Format: double */
@@ -583,6 +601,8 @@ export interface components {
             pending: number;
             /** Format: int64 */
             running: number;
+            /** @description The worker's `service.name`; null where the runs did not say. */
+            service: string | null;
             /** Format: int64 */
             success: number;
             /**
@@ -594,10 +614,24 @@ export interface components {
             /** Format: int64 */
             total_executions: number;
         };
-        /** @description The task types with runs in the store. */
+        /** @description The task types with runs in the store, and the services and environments to filter by. */
         TaskNamesResponse: {
-            /** @description Sorted. */
+            /** @description Every environment with runs, whatever the filters, sorted. */
+            environments: string[];
+            /** @description Every service with runs, whatever the filters, sorted. */
+            services: string[];
+            /** @description The task names of the task types that match the filters, each once, sorted. */
             task_names: string[];
+            /** @description The task types that match the filters, sorted by task name, service and environment. */
+            task_types: components["schemas"]["TaskTypeItem"][];
+        };
+        /** @description A task name in one service and environment. */
+        TaskTypeItem: {
+            /** @description The worker's deployment environment; null where the runs did not say. */
+            environment: string | null;
+            /** @description The worker's `service.name`; null where the runs did not say. */
+            service: string | null;
+            task_name: string;
         };
         /**
          * @description Where a threshold came from.
@@ -611,6 +645,8 @@ export interface components {
              * @description Start of the bucket.
              */
             bucket: string;
+            /** @description The worker's deployment environment; null where the runs did not say. */
+            environment: string | null;
             /** Format: int64 */
             failed: number;
             /** Format: double */
@@ -621,6 +657,8 @@ export interface components {
             pending: number;
             /** Format: int64 */
             running: number;
+            /** @description The worker's `service.name`; null where the runs did not say. */
+            service: string | null;
             /** Format: int64 */
             success: number;
             task_name: string;
@@ -832,8 +870,12 @@ export interface operations {
     history: {
         parameters: {
             query?: {
-                /** @description Only this task type (no NUL; surrounding whitespace ignored) */
+                /** @description Only this task name (no NUL; surrounding whitespace ignored) */
                 task_name?: string;
+                /** @description Only runs of this service (`service.name` of the worker) */
+                service?: string;
+                /** @description Only runs of this deployment environment */
+                environment?: string;
                 /** @description Only runs in this status */
                 status?: components["schemas"]["RunStatus"];
                 /** @description Created at or after: an RFC 3339 time, or YYYY-MM-DD (from its midnight UTC) */
@@ -898,6 +940,12 @@ export interface operations {
             query?: {
                 /** @description Window in hours, 1 to 720; default 24 */
                 time_window?: number;
+                /** @description Only this task name (no NUL; surrounding whitespace ignored) */
+                task_name?: string;
+                /** @description Only this service (`service.name` of the worker) */
+                service?: string;
+                /** @description Only this deployment environment */
+                environment?: string;
             };
             header?: never;
             path?: never;
@@ -997,7 +1045,12 @@ export interface operations {
     };
     task_names: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Only the task types of this service */
+                service?: string;
+                /** @description Only the task types of this deployment environment */
+                environment?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -1011,6 +1064,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["TaskNamesResponse"];
+                };
+            };
+            /** @description Invalid parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Token missing or wrong */
@@ -1097,8 +1159,12 @@ export interface operations {
             query?: {
                 /** @description Window in hours, 1 to 720; default 24 */
                 time_window?: number;
-                /** @description Only this task type (no NUL; surrounding whitespace ignored) */
+                /** @description Only this task name (no NUL; surrounding whitespace ignored) */
                 task_name?: string;
+                /** @description Only this service (`service.name` of the worker) */
+                service?: string;
+                /** @description Only this deployment environment */
+                environment?: string;
             };
             header?: never;
             path?: never;

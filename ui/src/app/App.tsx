@@ -7,6 +7,7 @@ import { ErrorGroupDrawer } from '../features/problems/components/ErrorGroupDraw
 import { ErrorGroups } from '../features/problems/components/ErrorGroups';
 import { StuckRuns } from '../features/problems/components/StuckRuns';
 import { RunDetailDrawer } from '../features/run-detail/components/RunDetailDrawer';
+import { PageFilters } from './PageFilters';
 
 export function App() {
   useLiveSync();
@@ -19,6 +20,7 @@ export function App() {
         <h1>
           tasklens <span>monitoring</span>
         </h1>
+        <PageFilters />
       </header>
       <main className="layout">
         <div className="layout-main">

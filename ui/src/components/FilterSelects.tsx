@@ -1,5 +1,38 @@
 import { TASK_STATUSES, isTaskStatus, type TaskStatus } from '../lib/api-types';
 
+/** A select of strings with an "all" option (the empty value, meaning no filter). */
+export function ChoiceSelect({
+  id,
+  label,
+  allLabel,
+  value,
+  choices,
+  onChange,
+}: {
+  id: string;
+  label: string;
+  allLabel: string;
+  value: string | null;
+  choices: string[];
+  onChange: (value: string | null) => void;
+}) {
+  // Keep a value from the URL selectable even before (or without) the list of choices.
+  const shown = value && !choices.includes(value) ? [value, ...choices] : choices;
+  return (
+    <label className="field" htmlFor={id}>
+      <span>{label}</span>
+      <select id={id} value={value ?? ''} onChange={(e) => onChange(e.target.value || null)}>
+        <option value="">{allLabel}</option>
+        {shown.map((choice) => (
+          <option key={choice} value={choice}>
+            {choice}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+}
+
 export function TaskNameSelect({
   id,
   value,
@@ -13,20 +46,8 @@ export function TaskNameSelect({
   onChange: (value: string | null) => void;
   label?: string;
 }) {
-  // Keep a value from the URL selectable even before (or without) the list of names.
-  const names = value && !taskNames.includes(value) ? [value, ...taskNames] : taskNames;
   return (
-    <label className="field" htmlFor={id}>
-      <span>{label}</span>
-      <select id={id} value={value ?? ''} onChange={(e) => onChange(e.target.value || null)}>
-        <option value="">All task types</option>
-        {names.map((name) => (
-          <option key={name} value={name}>
-            {name}
-          </option>
-        ))}
-      </select>
-    </label>
+    <ChoiceSelect id={id} label={label} allLabel="All task types" value={value} choices={taskNames} onChange={onChange} />
   );
 }
 

@@ -12,6 +12,7 @@ export type OtherAttempt = Schemas['AttemptItem'];
 export type TimeseriesPoint = Schemas['TimeseriesPointItem'];
 export type TimeseriesResponse = Schemas['TimeseriesResponse'];
 export type TaskNamesResponse = Schemas['TaskNamesResponse'];
+export type TaskTypeItem = Schemas['TaskTypeItem'];
 export type ErrorBody = Schemas['ErrorBody'];
 export type StuckItem = Schemas['StuckItem'];
 export type StuckCount = Schemas['StuckCount'];

@@ -75,18 +75,18 @@ describe('MonitoringSocket', () => {
 
   it('sends the subscription on connect, on change, and again after a reconnection', () => {
     const socket = create();
-    socket.subscribe({ taskNames: ['a'], statuses: null });
+    socket.subscribe({ taskNames: ['a'], statuses: null, services: ['billing'], environments: null });
     socket.start();
     FakeWebSocket.latest().serverOpen();
     expect(FakeWebSocket.latest().sent.map((s) => JSON.parse(s))).toEqual([
-      { type: 'subscribe', task_names: ['a'], statuses: null },
+      { type: 'subscribe', task_names: ['a'], statuses: null, services: ['billing'], environments: null },
     ]);
-    socket.subscribe({ taskNames: null, statuses: ['failed'] });
+    socket.subscribe({ taskNames: null, statuses: ['failed'], services: null, environments: ['prod'] });
     FakeWebSocket.latest().serverClose();
     vi.runOnlyPendingTimers();
     FakeWebSocket.latest().serverOpen();
     expect(FakeWebSocket.latest().sent.map((s) => JSON.parse(s))).toEqual([
-      { type: 'subscribe', task_names: null, statuses: ['failed'] },
+      { type: 'subscribe', task_names: null, statuses: ['failed'], services: null, environments: ['prod'] },
     ]);
     socket.stop();
   });

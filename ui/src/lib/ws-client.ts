@@ -39,9 +39,12 @@ export function backoffDelay(attempt: number, options: BackoffOptions): number {
   return Math.round(ceiling / 2 + options.random() * (ceiling / 2));
 }
 
+/** The server-side filter; null means all, for each field. */
 export interface Subscription {
   taskNames: string[] | null;
   statuses: TaskStatus[] | null;
+  services: string[] | null;
+  environments: string[] | null;
 }
 
 export interface MonitoringSocketOptions {
@@ -63,7 +66,7 @@ export class MonitoringSocket {
   private hasConnectedBefore = false;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   private stopped = true;
-  private subscription: Subscription = { taskNames: null, statuses: null };
+  private subscription: Subscription = { taskNames: null, statuses: null, services: null, environments: null };
   private readonly messageListeners = new Set<Listener<ServerMessage>>();
   private readonly stateListeners = new Set<Listener<ConnectionState>>();
   private readonly reconnectListeners = new Set<Listener<void>>();
@@ -199,6 +202,8 @@ export class MonitoringSocket {
       type: 'subscribe',
       task_names: this.subscription.taskNames,
       statuses: this.subscription.statuses,
+      services: this.subscription.services,
+      environments: this.subscription.environments,
     };
     this.socket.send(JSON.stringify(message));
   }

@@ -1,6 +1,14 @@
 // Answers the page's fetches from handlers by path, and records every URL asked for.
 import { vi } from 'vitest';
-import type { ErrorGroupItem, HistoryItem, TaskStatus, TaskStatusChangedMessage } from '../lib/api-types';
+import type {
+  ErrorGroupItem,
+  HistoryItem,
+  TaskMetrics,
+  TaskNamesResponse,
+  TaskStatus,
+  TaskStatusChangedMessage,
+  TaskTypeItem,
+} from '../lib/api-types';
 
 /** What a handler learns of a request besides its URL. */
 export interface FakeRequest {
@@ -78,6 +86,8 @@ export function historyItem(overrides: Partial<HistoryItem> = {}): HistoryItem {
     source: 'tasklens',
     queue: 'default',
     queue_wait_ms: 5,
+    service_name: null,
+    environment: null,
     updated_at: '2026-11-28T10:00:01Z',
     ...overrides,
   };
@@ -95,7 +105,13 @@ export function historyPage(items: HistoryItem[], overrides: Record<string, unkn
   };
 }
 
-export function statusChanged(id: number, status: TaskStatus, taskName = 'score_message', second = 0): TaskStatusChangedMessage {
+export function statusChanged(
+  id: number,
+  status: TaskStatus,
+  taskName = 'score_message',
+  second = 0,
+  where: { service?: string | null; environment?: string | null } = {},
+): TaskStatusChangedMessage {
   const timestamp = new Date(Date.UTC(2026, 10, 28, 12, 0, 0) + second * 1000).toISOString();
   return {
     type: 'task_status_changed',
@@ -114,6 +130,45 @@ export function statusChanged(id: number, status: TaskStatus, taskName = 'score_
       duration_ms: null,
       queue_wait_ms: null,
       error_message: null,
+      service_name: where.service ?? null,
+      environment: where.environment ?? null,
     },
+  };
+}
+
+export function metricsItem(task_name: string, overrides: Partial<TaskMetrics> = {}): TaskMetrics {
+  return {
+    task_name,
+    service: null,
+    environment: null,
+    total_executions: 10,
+    pending: 1,
+    running: 1,
+    success: 7,
+    failed: 1,
+    avg_duration_ms: 250,
+    success_rate: 70,
+    p50_duration_ms: 200,
+    p95_duration_ms: 1500,
+    p99_duration_ms: 2000,
+    avg_queue_wait_ms: null,
+    p50_queue_wait_ms: null,
+    p95_queue_wait_ms: null,
+    p99_queue_wait_ms: null,
+    ...overrides,
+  };
+}
+
+/** A task-names answer; services and environments default to those of the types. */
+export function taskNamesAnswer(
+  types: TaskTypeItem[],
+  all: { services?: string[]; environments?: string[] } = {},
+): TaskNamesResponse {
+  const distinct = (values: (string | null)[]) => [...new Set(values.filter((v): v is string => v !== null))].sort();
+  return {
+    task_names: distinct(types.map((t) => t.task_name)),
+    task_types: types,
+    services: all.services ?? distinct(types.map((t) => t.service)),
+    environments: all.environments ?? distinct(types.map((t) => t.environment)),
   };
 }

@@ -1,5 +1,6 @@
 // Turns the timeseries answer into one row per bucket (gaps filled) for the charts.
 import type { TimeseriesResponse } from '../../lib/api-types';
+import { countTaskTypes } from '../../lib/task-types';
 
 export interface ChartBucket {
   startMs: number;
@@ -12,8 +13,9 @@ export interface ChartBucket {
 }
 
 /**
- * One bucket per `bucket_seconds` from start to end. For all task types together the counts are
- * summed; percentiles cannot be combined, so the slowest type's p50/p95 of the bucket is shown.
+ * One bucket per `bucket_seconds` from start to end. For several task types together (all, or
+ * one name in several services) the counts are summed; percentiles cannot be combined, so the
+ * slowest type's p50/p95 of the bucket is shown.
  */
 export function chartBuckets(series: TimeseriesResponse, taskName: string | null): ChartBucket[] {
   const bucketMs = series.bucket_seconds * 1000;
@@ -44,4 +46,9 @@ export function chartBuckets(series: TimeseriesResponse, taskName: string | null
     bucket.p95 = maxOf(bucket.p95, point.p95_duration_ms);
   }
   return buckets;
+}
+
+/** How many task types (name, service, environment) the chart of `taskName` (null: all) adds up. */
+export function chartTaskTypes(series: TimeseriesResponse, taskName: string | null): number {
+  return countTaskTypes(taskName === null ? series.points : series.points.filter((p) => p.task_name === taskName));
 }

@@ -4,6 +4,8 @@ import { summarizeCard, throughputSeries } from './card-math';
 
 const metrics = (overrides: Partial<TaskMetrics> = {}): TaskMetrics => ({
   task_name: 'extract_knowledge_from_messages',
+  service: null,
+  environment: null,
   total_executions: 150,
   pending: 5,
   running: 2,
@@ -60,9 +62,11 @@ describe('summarizeCard', () => {
 
 describe('throughputSeries', () => {
   it('counts finished runs per bucket of one task type and fills missing buckets with zero', () => {
-    const point = (bucket: string, task_name: string, success: number, failed: number) => ({
+    const point = (bucket: string, task_name: string, success: number, failed: number, service: string | null = null) => ({
       bucket,
       task_name,
+      service,
+      environment: null,
       pending: 7,
       running: 7,
       success,
@@ -75,8 +79,10 @@ describe('throughputSeries', () => {
         point('2026-11-28T10:00:00Z', 'a', 2, 1),
         point('2026-11-28T10:00:00Z', 'b', 50, 50),
         point('2026-11-28T12:00:00Z', 'a', 4, 0),
+        // The same name in another service is another task type.
+        point('2026-11-28T12:00:00Z', 'a', 9, 9, 'billing'),
       ],
-      'a',
+      { task_name: 'a', service: null, environment: null },
       '2026-11-28T10:30:00Z',
       '2026-11-28T13:30:00Z',
       3600,

@@ -1,9 +1,9 @@
 // The arithmetic behind a health card, apart from rendering.
 import type { ErrorGroupItem, StuckCount, TaskMetrics, TimeseriesPoint } from '../../lib/api-types';
 import { formatCount, formatDuration, formatPercent } from '../../lib/format';
+import { sameTaskType, type TaskType } from '../../lib/task-types';
 
 export interface CardSummary {
-  taskName: string;
   total: string;
   counts: { pending: string; running: string; success: string; failed: string };
   /** The API's success rate (successes over all runs of the window, in percent). */
@@ -21,7 +21,6 @@ export function summarizeCard(metrics: TaskMetrics): CardSummary {
   let health: CardSummary['health'] = 'idle';
   if (failureShare !== null) health = failureShare === 0 ? 'good' : failureShare < 5 ? 'warn' : 'bad';
   return {
-    taskName: metrics.task_name,
     total: formatCount(metrics.total_executions),
     counts: {
       pending: formatCount(metrics.pending),
@@ -38,12 +37,12 @@ export function summarizeCard(metrics: TaskMetrics): CardSummary {
 }
 
 /**
- * Finished runs (success + failed) per bucket for one task type, from `start` to `end`, with
- * zeros for the buckets the API leaves out (no runs).
+ * Finished runs (success + failed) per bucket for one task type (name, service and
+ * environment), from `start` to `end`, with zeros for the buckets the API leaves out (no runs).
  */
 export function throughputSeries(
   points: readonly TimeseriesPoint[],
-  taskName: string,
+  taskType: TaskType,
   start: string,
   end: string,
   bucketSeconds: number,
@@ -56,14 +55,17 @@ export function throughputSeries(
   const length = Math.min(2000, Math.ceil((endMs - firstBucket) / bucketMs));
   const series = new Array<number>(length).fill(0);
   for (const point of points) {
-    if (point.task_name !== taskName) continue;
+    if (!sameTaskType(point, taskType)) continue;
     const index = Math.floor((Date.parse(point.bucket) - firstBucket) / bucketMs);
     if (index >= 0 && index < length) series[index] = (series[index] ?? 0) + point.success + point.failed;
   }
   return series;
 }
 
-/** Per task type: its open error groups of the window and its stuck runs (absent: none). */
+/**
+ * Per task name (the errors and stuck answers do not tell services apart): its open error groups
+ * of the window and its stuck runs (absent: none).
+ */
 export interface ProblemCounts {
   openGroups: ReadonlyMap<string, number> | null;
   stuckRuns: ReadonlyMap<string, number> | null;

@@ -28,7 +28,14 @@ describe('the history URL', () => {
     };
     window.history.replaceState(null, '', '/monitoring');
     updateSearch(searchUpdates(filters));
-    expect(fromUrl()).toEqual({ ...filters, page: 1 });
+    expect(fromUrl()).toEqual({ ...filters, page: 1, service: null, environment: null });
+  });
+
+  it("reads the page's service filter, which the history's own updates leave alone", () => {
+    window.history.replaceState(null, '', '/monitoring?service=billing&environment=prod&page=2');
+    expect(fromUrl()).toMatchObject({ service: 'billing', environment: 'prod', page: 2 });
+    updateSearch(searchUpdates({ taskName: null, status: null, q: null }));
+    expect(window.location.search).toBe('?service=billing&environment=prod');
   });
 
   it('drops an error group that is not a positive id', () => {

@@ -1,6 +1,7 @@
 // The history filters as they live in the address bar.
 import { isTaskStatus } from '../../lib/api-types';
 import type { HistoryFilters } from '../../lib/query-keys';
+import { serviceFilterFromSearch, type ServiceFilter } from '../../lib/service-filter';
 import type { ParamUpdates } from '../../lib/url-state';
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
@@ -21,11 +22,13 @@ export function filtersFromSearch(search: URLSearchParams): HistoryFilters {
     // A positive id, as the API takes; anything else is dropped rather than sent for a 400.
     errorGroup: errorGroup && ID.test(errorGroup) ? Number(errorGroup) : null,
     page: Number.isFinite(page) && page >= 1 ? page : 1,
+    // The page's filter, not the history's own: set by the page's selects, kept by Clear.
+    ...serviceFilterFromSearch(search),
   };
 }
 
 /** URL updates for changed filters; any filter change goes back to page 1. */
-export function searchUpdates(changes: Partial<Omit<HistoryFilters, 'page'>>): ParamUpdates {
+export function searchUpdates(changes: Partial<Omit<HistoryFilters, 'page' | keyof ServiceFilter>>): ParamUpdates {
   const updates: ParamUpdates = { page: null };
   if ('taskName' in changes) updates.task = changes.taskName;
   if ('status' in changes) updates.status = changes.status;

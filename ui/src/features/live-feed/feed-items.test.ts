@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { statusChanged } from '../../testing/fake-api';
-import { FEED_BOUND, countNewSince, feedItemFromEvent, prependBounded, type FeedItem } from './feed-items';
+import { FEED_BOUND, countNewSince, feedItemFromEvent, matchesFeedFilter, prependBounded, type FeedItem } from './feed-items';
 
 describe('prependBounded', () => {
   it('keeps the newest 200 of 1000 events, newest first', () => {
@@ -24,6 +24,19 @@ describe('prependBounded', () => {
   it('keeps each status change of a run as its own entry', () => {
     const feed = prependBounded([], [statusChanged(7, 'running', 'a', 1), statusChanged(7, 'success', 'a', 2)].map(feedItemFromEvent));
     expect(feed.map((item) => item.status)).toEqual(['success', 'running']);
+  });
+});
+
+describe('matchesFeedFilter', () => {
+  it('matches the service and the environment, each when set', () => {
+    const item = feedItemFromEvent(statusChanged(1, 'failed', 'a', 0, { service: 'billing', environment: 'prod' }));
+    const all = { taskName: null, status: null, service: null, environment: null };
+    expect(matchesFeedFilter(item, all)).toBe(true);
+    expect(matchesFeedFilter(item, { ...all, service: 'billing', environment: 'prod' })).toBe(true);
+    expect(matchesFeedFilter(item, { ...all, service: 'shipping' })).toBe(false);
+    expect(matchesFeedFilter(item, { ...all, environment: 'staging' })).toBe(false);
+    // A run whose worker sent no service is not in any one service.
+    expect(matchesFeedFilter(feedItemFromEvent(statusChanged(2, 'failed')), { ...all, service: 'billing' })).toBe(false);
   });
 });
 

@@ -11,6 +11,9 @@ export interface FeedItem {
   id: number;
   taskId: string;
   taskName: string;
+  /** The worker's service and environment: with the name, the run's task type. */
+  service: string | null;
+  environment: string | null;
   status: TaskStatus;
   previousStatus: TaskStatus | null;
   /** When the change was committed. */
@@ -26,6 +29,9 @@ export function feedItemFromEvent(event: TaskStatusChangedMessage): FeedItem {
     id: event.data.id,
     taskId: event.data.task_id,
     taskName: event.task_name,
+    // Absent from an API older than services: none.
+    service: event.data.service_name ?? null,
+    environment: event.data.environment ?? null,
     status: event.status,
     previousStatus: event.data.previous_status,
     timestamp: event.timestamp,
@@ -41,6 +47,8 @@ export function feedItemFromHistory(item: HistoryItem): FeedItem {
     id: item.id,
     taskId: item.task_id,
     taskName: item.task_name,
+    service: item.service_name ?? null,
+    environment: item.environment ?? null,
     status: item.status,
     previousStatus: null,
     timestamp: item.updated_at,
@@ -53,7 +61,9 @@ export function feedItemFromHistory(item: HistoryItem): FeedItem {
 export function matchesFeedFilter(item: FeedItem, filter: FeedFilter): boolean {
   return (
     (filter.taskName === null || item.taskName === filter.taskName) &&
-    (filter.status === null || item.status === filter.status)
+    (filter.status === null || item.status === filter.status) &&
+    (filter.service === null || item.service === filter.service) &&
+    (filter.environment === null || item.environment === filter.environment)
   );
 }
 

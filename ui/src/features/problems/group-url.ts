@@ -15,7 +15,7 @@ export const closeGroup: ParamUpdates = { group: null };
 /**
  * The history of group `id` (its `error_group` filter). The history's other filters
  * (features/history/history-url.ts) are cleared so that all of the group's runs show; Back
- * brings them back.
+ * brings them back. The page's service filter stays: it is the whole page's, shown in its header.
  */
 export const historyOfGroup = (id: number): ParamUpdates => ({
   error_group: id,

@@ -1,10 +1,11 @@
 import { TaskNameSelect } from '../../../components/FilterSelects';
 import { Empty, LoadError, Loading } from '../../../components/QueryStatus';
+import { useServiceFilter } from '../../../lib/service-filter';
 import { useTaskNames } from '../../../lib/task-names';
 import { TIME_WINDOWS, parseWindowHours } from '../../../lib/time-windows';
 import { updateSearch, useSearch } from '../../../lib/url-state';
 import { useTimeseries } from '../api/get-timeseries';
-import { chartBuckets } from '../chart-data';
+import { chartBuckets, chartTaskTypes } from '../chart-data';
 import { DurationChart, ThroughputChart } from './charts-svg';
 
 export function ChartsPanel() {
@@ -12,7 +13,8 @@ export function ChartsPanel() {
   const windowHours = parseWindowHours(search.get('window'));
   const taskName = search.get('chart_task') || null;
   const taskNames = useTaskNames();
-  const query = useTimeseries(windowHours, taskName);
+  const scope = useServiceFilter();
+  const query = useTimeseries(windowHours, taskName, scope);
   const label = TIME_WINDOWS.find((w) => w.hours === windowHours)?.label ?? `${windowHours} h`;
 
   let body;
@@ -21,6 +23,8 @@ export function ChartsPanel() {
   else {
     const buckets = chartBuckets(query.data, taskName);
     const any = buckets.some((b) => b.success + b.failed + b.running + b.pending > 0);
+    // One name can be several task types (services, environments): their durations are not merged.
+    const severalTypes = taskName === null || chartTaskTypes(query.data, taskName) > 1;
     body = !any ? (
       <Empty>No runs in the last {label}{taskName ? ` for ${taskName}` : ''}.</Empty>
     ) : (
@@ -33,7 +37,7 @@ export function ChartsPanel() {
         </figure>
         <figure>
           <figcaption>
-            Duration {taskName ? '' : '(slowest task type) '}
+            Duration {severalTypes ? '(slowest task type) ' : ''}
             <Legend items={['p50', 'p95']} prefix="line" />
           </figcaption>
           <DurationChart buckets={buckets} />

@@ -1,26 +1,33 @@
 import type { TaskMetrics } from '../../../lib/api-types';
 import { plural } from '../../../lib/format';
+import type { TaskTypeLabel } from '../../../lib/task-types';
 import { summarizeCard } from '../card-math';
 import { Sparkline } from '../../../components/Sparkline';
+import { TaskTypeName } from '../../../components/TaskTypeName';
 
 export function HealthCard({
   metrics,
+  label,
   throughput,
   openGroups = null,
   stuckRuns = null,
+  problemsOfName = false,
 }: {
   metrics: TaskMetrics;
+  label: TaskTypeLabel;
   throughput: readonly number[];
   /** Null while (or when) the errors or stuck list is unknown: nothing is said. */
   openGroups?: number | null;
   stuckRuns?: number | null;
+  /** The problem counts are the task name's, over every service: said so, not to mislead. */
+  problemsOfName?: boolean;
 }) {
   const card = summarizeCard(metrics);
   const finished = throughput.reduce((sum, v) => sum + v, 0);
   return (
-    <article className={`card card-${card.health}`} aria-label={`Health of ${card.taskName}`} data-testid="health-card">
-      <h3 className="card-title" title={card.taskName}>
-        {card.taskName}
+    <article className={`card card-${card.health}`} aria-label={`Health of ${label.text}`} data-testid="health-card">
+      <h3 className="card-title" title={label.text}>
+        <TaskTypeName label={label} />
       </h3>
       <dl className="card-stats">
         <div>
@@ -59,7 +66,10 @@ export function HealthCard({
         </div>
       </dl>
       {(openGroups !== null || stuckRuns !== null) && (
-        <p className="card-problems">
+        <p
+          className="card-problems"
+          title={problemsOfName ? `Counted for ${label.name} in every service and environment` : undefined}
+        >
           {openGroups !== null && (
             <span data-testid="open-groups" className={openGroups > 0 ? 'problem-some' : undefined}>
               {plural(openGroups, 'open error group')}
@@ -70,6 +80,7 @@ export function HealthCard({
               {plural(stuckRuns, 'stuck run')}
             </span>
           )}
+          {problemsOfName && <span data-testid="problems-scope">all services</span>}
         </p>
       )}
       <Sparkline values={throughput} label={`${finished} finished runs over the window`} />

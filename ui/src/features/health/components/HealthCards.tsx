@@ -1,5 +1,7 @@
 import { Empty, LoadError, Loading } from '../../../components/QueryStatus';
 import { useErrors, useStuck } from '../../../lib/problem-queries';
+import { hasServiceFilter, useServiceFilter } from '../../../lib/service-filter';
+import { taskTypeKey, taskTypeLabeler } from '../../../lib/task-types';
 import { TIME_WINDOWS, parseWindowHours } from '../../../lib/time-windows';
 import { updateSearch, useSearch } from '../../../lib/url-state';
 import { useMetrics } from '../api/get-metrics';
@@ -26,8 +28,9 @@ export function WindowSelector({ value }: { value: number }) {
 
 export function HealthCards() {
   const windowHours = parseWindowHours(useSearch().get('window'));
-  const metrics = useMetrics(windowHours);
-  const throughput = useThroughput(windowHours);
+  const scope = useServiceFilter();
+  const metrics = useMetrics(windowHours, scope);
+  const throughput = useThroughput(windowHours, scope);
   // The Problems section's queries: shared, not fetched a second time.
   const errors = useErrors(windowHours);
   const stuck = useStuck();
@@ -42,19 +45,26 @@ export function HealthCards() {
   else {
     const series = throughput.data;
     const problems = problemCounts(errors.data?.groups, stuck.data?.by_task);
+    const labelOf = taskTypeLabeler(metrics.data.metrics);
+    // Problems are counted per task name: a card of a narrowed scope, or one of several cards of
+    // the same name, may count other services' problems.
+    const filtered = hasServiceFilter(scope);
     body = (
       <div className="cards" aria-busy={metrics.isFetching}>
-        {metrics.data.metrics.map((m) => (
-          <HealthCard
-            key={m.task_name}
-            metrics={m}
-            throughput={
-              series ? throughputSeries(series.points, m.task_name, series.start, series.end, series.bucket_seconds) : []
-            }
-            openGroups={problems.openGroups ? (problems.openGroups.get(m.task_name) ?? 0) : null}
-            stuckRuns={problems.stuckRuns ? (problems.stuckRuns.get(m.task_name) ?? 0) : null}
-          />
-        ))}
+        {metrics.data.metrics.map((m) => {
+          const label = labelOf(m);
+          return (
+            <HealthCard
+              key={taskTypeKey(m)}
+              metrics={m}
+              label={label}
+              throughput={series ? throughputSeries(series.points, m, series.start, series.end, series.bucket_seconds) : []}
+              openGroups={problems.openGroups ? (problems.openGroups.get(m.task_name) ?? 0) : null}
+              stuckRuns={problems.stuckRuns ? (problems.stuckRuns.get(m.task_name) ?? 0) : null}
+              problemsOfName={filtered || label.qualifier !== null}
+            />
+          );
+        })}
       </div>
     );
   }

@@ -15,6 +15,8 @@ export const getHistory = (filters: HistoryFilters, pageSize: number, signal?: A
       end_date: filters.endDate,
       q: filters.q,
       error_group: filters.errorGroup,
+      service: filters.service,
+      environment: filters.environment,
       page: filters.page,
       page_size: pageSize,
     },

@@ -109,6 +109,24 @@ describe('HistoryPanel', () => {
     expect(new URLSearchParams(window.location.search).get('run')).toBe('10');
   });
 
+  it('shows the service on the rows of a task name run in two services, and only there', async () => {
+    installFakeApi({
+      [HISTORY]: () =>
+        historyPage([
+          historyItem({ id: 3, task_name: 'send_email', service_name: 'billing', environment: 'prod' }),
+          historyItem({ id: 2, task_name: 'send_email', service_name: 'shipping', environment: 'prod' }),
+          historyItem({ id: 1, task_name: 'score_message', service_name: 'billing', environment: 'prod' }),
+        ]),
+    });
+    renderWithProviders(<HistoryPanel />);
+    const billing = await screen.findByRole('row', { name: /^send_email \(billing\) success/ });
+    expect(within(billing).getByTestId('task-type-qualifier')).toHaveTextContent('billing');
+    const shipping = screen.getByRole('row', { name: /^send_email \(shipping\) success/ });
+    expect(within(shipping).getByTestId('task-type-qualifier')).toHaveTextContent('shipping');
+    const score = screen.getByRole('row', { name: /^score_message success/ });
+    expect(within(score).queryByTestId('task-type-qualifier')).toBeNull();
+  });
+
   it('says when nothing matches', async () => {
     window.history.replaceState(null, '', '/monitoring?status=running');
     setUpApi();

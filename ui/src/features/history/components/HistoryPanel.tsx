@@ -12,7 +12,10 @@ export function HistoryPanel() {
   const filters = useMemo(() => filtersFromSearch(new URLSearchParams(searchString)), [searchString]);
   const query = useHistory(filters);
   const data = query.data;
-  const filtered = Boolean(filters.taskName || filters.status || filters.startDate || filters.endDate || filters.q || filters.errorGroup);
+  const filtered = Boolean(
+    filters.taskName || filters.status || filters.startDate || filters.endDate || filters.q || filters.errorGroup ||
+      filters.service || filters.environment,
+  );
 
   let body;
   if (query.isPending) body = <Loading what="the history" />;

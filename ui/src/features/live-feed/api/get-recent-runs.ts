@@ -4,6 +4,7 @@ import { queryOptions, useQuery } from '@tanstack/react-query';
 import { apiGet } from '../../../lib/api-client';
 import type { HistoryResponse } from '../../../lib/api-types';
 import { queryKeys, type FeedFilter } from '../../../lib/query-keys';
+import { serviceFilterParams } from '../../../lib/service-filter';
 import { feedItemFromHistory, type FeedItem } from '../feed-items';
 
 const RECENT_RUNS = 50;
@@ -11,7 +12,7 @@ const RECENT_RUNS = 50;
 export async function getRecentRuns(filter: FeedFilter, signal?: AbortSignal): Promise<FeedItem[]> {
   const page = await apiGet<HistoryResponse>(
     '/api/v1/monitoring/history',
-    { task_name: filter.taskName, status: filter.status, page: 1, page_size: RECENT_RUNS },
+    { task_name: filter.taskName, status: filter.status, ...serviceFilterParams(filter), page: 1, page_size: RECENT_RUNS },
     signal,
   );
   return page.items.map(feedItemFromHistory);

@@ -10,8 +10,8 @@ import type { FeedItem } from '../feed-items';
 import { recentRunsQueryOptions } from './get-recent-runs';
 import { FEED_FLUSH_MS, connectLiveSync } from './use-live-sync';
 
-const ALL = { taskName: null, status: null };
-const FAILED_ONLY = { taskName: null, status: 'failed' as const };
+const ALL = { taskName: null, status: null, service: null, environment: null };
+const FAILED_ONLY = { taskName: null, status: 'failed' as const, service: null, environment: null };
 
 describe('connectLiveSync', () => {
   beforeEach(() => {

@@ -20,7 +20,12 @@ export const FEED_FLUSH_MS = 100;
 
 function feedFilterOf(key: QueryKey): FeedFilter {
   const filter = key[1] as Partial<FeedFilter> | undefined;
-  return { taskName: filter?.taskName ?? null, status: filter?.status ?? null };
+  return {
+    taskName: filter?.taskName ?? null,
+    status: filter?.status ?? null,
+    service: filter?.service ?? null,
+    environment: filter?.environment ?? null,
+  };
 }
 
 /** Connects `socket` to `queryClient`; returns the disconnection. Pure wiring, testable alone. */

@@ -64,7 +64,13 @@ describe('LiveFeed', () => {
     await user.selectOptions(screen.getByLabelText('Status', { selector: '#feed-status' }), 'failed');
     await user.selectOptions(screen.getByLabelText('Task type', { selector: '#feed-task' }), 'b');
     const sent = FakeWebSocket.latest().sent.map((s) => JSON.parse(s));
-    expect(sent[sent.length - 1]).toEqual({ type: 'subscribe', task_names: ['b'], statuses: ['failed'] });
+    expect(sent[sent.length - 1]).toEqual({
+      type: 'subscribe',
+      task_names: ['b'],
+      statuses: ['failed'],
+      services: null,
+      environments: null,
+    });
     expect(new URLSearchParams(window.location.search).get('feed_status')).toBe('failed');
     // The feed restarts from the history with the filter; what does not match is not shown.
     await screen.findByText(/No runs yet for this filter/);
@@ -73,6 +79,44 @@ describe('LiveFeed', () => {
     expect(entries().every((li) => li.textContent?.includes('failed'))).toBe(true);
     const asked = api.calls('/api/v1/monitoring/history').map((url) => url.searchParams.toString());
     expect(asked).toContain('task_name=b&status=failed&page=1&page_size=50');
+  });
+
+  it("subscribes to the page's service and environment and keeps other services' events out", async () => {
+    window.history.replaceState(null, '', '/monitoring?service=billing&environment=prod');
+    renderWithProviders(<FeedWithSync />);
+    act(() => FakeWebSocket.latest().serverOpen());
+    await screen.findByText(/No runs yet for this filter/);
+    const sent = FakeWebSocket.latest().sent.map((s) => JSON.parse(s));
+    expect(sent[sent.length - 1]).toEqual({
+      type: 'subscribe',
+      task_names: null,
+      statuses: null,
+      services: ['billing'],
+      environments: ['prod'],
+    });
+    expect(api.calls('/api/v1/monitoring/history').map((url) => url.searchParams.toString())).toEqual([
+      'service=billing&environment=prod&page=1&page_size=50',
+    ]);
+    // The server filters; a change already on its way when the filter changed is dropped here.
+    await deliver(
+      statusChanged(7, 'running', 'a', 1, { service: 'billing', environment: 'prod' }),
+      statusChanged(8, 'running', 'a', 2, { service: 'shipping', environment: 'prod' }),
+    );
+    expect(entries()).toHaveLength(1);
+    expect(within(entries()[0]!).queryByTestId('task-type-qualifier')).toBeNull();
+  });
+
+  it('shows the service of entries whose task name comes from two services', async () => {
+    renderWithProviders(<FeedWithSync />);
+    act(() => FakeWebSocket.latest().serverOpen());
+    await screen.findByRole('link', { name: 'from_history' });
+    await deliver(
+      statusChanged(7, 'running', 'a', 1, { service: 'billing' }),
+      statusChanged(8, 'running', 'a', 2, { service: 'shipping' }),
+    );
+    expect(screen.getByRole('link', { name: 'a billing' })).toBeInTheDocument();
+    expect(screen.getByRole('link', { name: 'a shipping' })).toBeInTheDocument();
+    expect(screen.getByRole('link', { name: 'from_history' })).toBeInTheDocument();
   });
 
   it('shows the connection state, with the countdown while reconnecting', async () => {

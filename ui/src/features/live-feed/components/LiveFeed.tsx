@@ -2,22 +2,35 @@ import { useEffect, useMemo, useState } from 'react';
 import { Empty, LoadError, Loading } from '../../../components/QueryStatus';
 import { StatusSelect, TaskNameSelect } from '../../../components/FilterSelects';
 import { StatusBadge } from '../../../components/StatusBadge';
+import { TaskTypeName } from '../../../components/TaskTypeName';
 import { isTaskStatus } from '../../../lib/api-types';
 import { formatClock, formatDuration } from '../../../lib/format';
 import type { FeedFilter } from '../../../lib/query-keys';
+import { hasServiceFilter, useServiceFilter } from '../../../lib/service-filter';
 import { useMonitoringSocket } from '../../../lib/socket-context';
 import { useTaskNames } from '../../../lib/task-names';
+import { taskTypeLabeler, type TaskType } from '../../../lib/task-types';
 import { hrefWithSearch, updateSearch, useSearch } from '../../../lib/url-state';
 import { useRecentRuns } from '../api/get-recent-runs';
 import { countNewSince, matchesFeedFilter, type FeedItem } from '../feed-items';
 import { ConnectionStatus } from './ConnectionStatus';
+
+const taskTypeOf = (item: FeedItem): TaskType => ({
+  task_name: item.taskName,
+  service: item.service,
+  environment: item.environment,
+});
 
 export function LiveFeed() {
   const search = useSearch();
   const taskName = search.get('feed_task') || null;
   const statusParam = search.get('feed_status');
   const status = isTaskStatus(statusParam) ? statusParam : null;
-  const filter = useMemo<FeedFilter>(() => ({ taskName, status }), [taskName, status]);
+  const { service, environment } = useServiceFilter();
+  const filter = useMemo<FeedFilter>(
+    () => ({ taskName, status, service, environment }),
+    [taskName, status, service, environment],
+  );
   const socket = useMonitoringSocket();
   const taskNames = useTaskNames();
   const query = useRecentRuns(filter);
@@ -29,6 +42,8 @@ export function LiveFeed() {
     socket.subscribe({
       taskNames: filter.taskName ? [filter.taskName] : null,
       statuses: filter.status ? [filter.status] : null,
+      services: filter.service ? [filter.service] : null,
+      environments: filter.environment ? [filter.environment] : null,
     });
   }, [socket, filter]);
 
@@ -37,6 +52,7 @@ export function LiveFeed() {
   const live = query.data ?? [];
   const shown = (pausedSnapshot ?? live).filter((item) => matchesFeedFilter(item, filter));
   const newCount = pausedSnapshot ? countNewSince(pausedSnapshot, live) : 0;
+  const labelOf = taskTypeLabeler(shown.map(taskTypeOf));
 
   return (
     <section className="panel live-feed" aria-labelledby="live-feed-title">
@@ -75,7 +91,10 @@ export function LiveFeed() {
       ) : query.isError ? (
         <LoadError what="recent runs" error={query.error} onRetry={() => void query.refetch()} />
       ) : shown.length === 0 ? (
-        <Empty>No runs yet{filter.taskName || filter.status ? ' for this filter' : ''}: they appear here as their status changes.</Empty>
+        <Empty>
+          No runs yet{filter.taskName || filter.status || hasServiceFilter(filter) ? ' for this filter' : ''}: they appear
+          here as their status changes.
+        </Empty>
       ) : (
         <ol className="feed-list" aria-label="Run status changes, newest first" data-testid="live-feed-list">
           {shown.map((item) => (
@@ -90,7 +109,7 @@ export function LiveFeed() {
                   updateSearch({ run: item.id });
                 }}
               >
-                {item.taskName}
+                <TaskTypeName label={labelOf(taskTypeOf(item))} />
               </a>
               <span className="feed-meta">
                 {item.durationMs !== null ? formatDuration(item.durationMs) : item.previousStatus ? `was ${item.previousStatus}` : 'new'}

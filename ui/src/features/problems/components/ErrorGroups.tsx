@@ -7,6 +7,7 @@ import { parseWindowHours, windowLabel } from '../../../lib/time-windows';
 import { hrefWithSearch, updateSearch, useSearch } from '../../../lib/url-state';
 import { openGroup } from '../group-url';
 import { GroupMarkers, GroupStateBadge, errorTypeOf } from './GroupBadges';
+import { UnfilteredNote } from './UnfilteredNote';
 
 function GroupRow({ group }: { group: ErrorGroupItem }) {
   const failures = group.buckets.map((b) => b.count);
@@ -104,6 +105,7 @@ export function ErrorGroups() {
           {count ? ` (${count})` : ''}
         </h2>
       </header>
+      <UnfilteredNote />
       {body}
     </section>
   );

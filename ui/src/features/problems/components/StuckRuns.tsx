@@ -4,6 +4,7 @@ import type { StuckItem } from '../../../lib/api-types';
 import { formatDuration, formatTime } from '../../../lib/format';
 import { updateSearch } from '../../../lib/url-state';
 import { useStuck } from '../../../lib/problem-queries';
+import { UnfilteredNote } from './UnfilteredNote';
 
 const THRESHOLD_ORIGIN: Record<StuckItem['threshold_source'], string> = {
   configured: 'set by --stuck-threshold',
@@ -77,6 +78,7 @@ export function StuckRuns() {
           Problems · stuck runs{count ? ` (${count})` : ''}
         </h2>
       </header>
+      <UnfilteredNote />
       {body}
     </section>
   );

@@ -19,6 +19,7 @@ export function RunDetail({ run }: { run: TaskDetail }) {
         <Row term="Source">{run.source}</Row>
         <Row term="Queue">{run.queue ?? '–'}</Row>
         <Row term="Service">{run.service_name ?? '–'}</Row>
+        <Row term="Environment">{run.environment ?? '–'}</Row>
         <Row term="Worker host">{run.worker_host ?? '–'}</Row>
         <Row term="Enqueued">{formatTime(run.enqueued_at)}</Row>
         <Row term="Started">{formatTime(run.started_at)}</Row>

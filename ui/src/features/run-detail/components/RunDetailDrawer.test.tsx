@@ -31,6 +31,7 @@ function run(overrides: Partial<TaskDetail> = {}): TaskDetail {
     span_id: 'b7ad6b7169203331',
     queue: 'default',
     service_name: 'worker',
+    environment: 'prod',
     worker_host: 'host-1',
     other_attempts: [
       { id: 41, attempt: 0, status: 'failed', created_at: '2026-11-28T10:29:00Z', started_at: null, completed_at: null, duration_ms: 900, error_message: 'first try' },
@@ -61,6 +62,8 @@ describe('RunDetailDrawer', () => {
     expect(await screen.findByTestId('trace-id')).toHaveTextContent('0af7651916cd43dd8448eb211c80319c');
     expect(screen.getByText('Queue wait').nextElementSibling).toHaveTextContent('1.00 s');
     expect(screen.getByText('Duration').nextElementSibling).toHaveTextContent('5.00 s');
+    expect(screen.getByText('Service').nextElementSibling).toHaveTextContent('worker');
+    expect(screen.getByText('Environment').nextElementSibling).toHaveTextContent('prod');
     const attempt = screen.getByRole('link', { name: 'Attempt 0' });
     expect(attempt).toHaveAttribute('href', '/monitoring?run=41&status=failed');
     await user.click(attempt);
