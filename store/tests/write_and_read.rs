@@ -416,6 +416,8 @@ async fn metrics_timeseries_and_task_names(backend: Backend) {
             .expect("names")
             .into_iter()
             .map(|t| t.task_name)
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
             .collect::<Vec<_>>(),
         ["scheduled_daily_digest", "score_message"]
     );
