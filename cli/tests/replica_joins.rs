@@ -244,6 +244,25 @@ async fn joins_hold_across_two_collector_replicas(pool: PgPool) {
                 (CELERY_RETRY.into(), 1, TaskStatus::Success, true, None),
             ],
         ),
+        // ... the retry's publish first, on its own replica, before the run it retries: it
+        // waits on that run's span and is released as the next attempt, with its enqueue time
+        (
+            vec![
+                (1, "celery/retry-2", Producers),
+                (0, "celery/retry-1", All),
+                (0, "celery/retry-2", Workers),
+            ],
+            vec![
+                (
+                    CELERY_RETRY.into(),
+                    0,
+                    TaskStatus::Failed,
+                    true,
+                    Some("ConnectionError".into()),
+                ),
+                (CELERY_RETRY.into(), 1, TaskStatus::Success, true, None),
+            ],
+        ),
         (
             vec![(1, "celery/retry-2", All), (0, "celery/retry-1", All)],
             vec![

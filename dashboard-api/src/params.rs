@@ -110,6 +110,23 @@ pub fn text(params: &QueryParams, name: &'static str) -> Result<Option<String>, 
 }
 
 /// The task types a read covers: `task_name`, `service` and `environment`, each optional.
+/// The `service` and `environment` filters as the OpenAPI document describes them, for the
+/// routes that take them (read by [`task_type`]).
+#[derive(Debug, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[expect(
+    dead_code,
+    reason = "describes the parameters only; `task_type` parses them"
+)]
+pub struct ServiceParams {
+    /// Only task types of this service (the worker's `service.name`; no NUL; trimmed)
+    #[param(max_length = 500, pattern = "^[^\\x00]*$")]
+    service: Option<String>,
+    /// Only task types of this deployment environment (no NUL; trimmed)
+    #[param(max_length = 500, pattern = "^[^\\x00]*$")]
+    environment: Option<String>,
+}
+
 pub fn task_type(params: &QueryParams) -> Result<TaskTypeFilter, ApiError> {
     Ok(TaskTypeFilter {
         task_name: text(params, "task_name")?,

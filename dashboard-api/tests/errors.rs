@@ -75,6 +75,8 @@ async fn error_groups_are_listed_read_and_resolved(pool: PgPool) {
         sorted(&[
             "id",
             "task_name",
+            "service",
+            "environment",
             "error_type",
             "message",
             "count",

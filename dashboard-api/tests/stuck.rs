@@ -52,8 +52,9 @@ async fn stuck_runs_are_listed_oldest_first_with_their_thresholds(pool: PgPool) 
     assert_eq!(
         body["by_task"],
         serde_json::json!([
-            {"task_name": "embed_messages_batch", "count": 2},
-            {"task_name": "score_message", "count": 1},
+            // pending runs no worker reported yet, of a name with no typed task type
+            {"task_name": "embed_messages_batch", "service": null, "environment": null, "count": 2},
+            {"task_name": "score_message", "service": "workers", "environment": null, "count": 1},
         ])
     );
     let runs = body["runs"].as_array().expect("runs");
@@ -81,6 +82,8 @@ async fn stuck_runs_are_listed_oldest_first_with_their_thresholds(pool: PgPool) 
         sorted(&[
             "id",
             "task_name",
+            "service",
+            "environment",
             "task_id",
             "attempt",
             "source",

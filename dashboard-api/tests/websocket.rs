@@ -253,7 +253,14 @@ async fn a_new_error_group_is_announced_to_clients_whose_filter_admits_its_run(p
     );
     assert_eq!(
         keys(&announced["data"]),
-        sorted(&["id", "error_type", "message", "first_seen"])
+        sorted(&[
+            "id",
+            "service",
+            "environment",
+            "error_type",
+            "message",
+            "first_seen"
+        ])
     );
     assert_eq!(announced["data"]["id"], scoring_group["id"]);
     assert_eq!(announced["data"]["error_type"], scoring_group["error_type"]);

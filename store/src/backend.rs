@@ -2,6 +2,8 @@
 //! [`Backend`] is a [`TaskStore`], whose reads are planned and folded here with the rules of
 //! `core/` and run with the statements of `sql/`.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::Pool;
@@ -13,7 +15,7 @@ use tasklens_model::{
 use crate::core::figures::{self, FiguresByTask};
 use crate::core::groups;
 use crate::core::joins::JoinBatch;
-use crate::core::stuck::{self, InFlightRun, StuckRun};
+use crate::core::stuck::{self, InFlightRun, LearnedP99s, StuckRun};
 use crate::error::StoreError;
 use crate::error_groups::{ErrorGroup, ErrorGroupDetail, ErrorGroupState, ErrorGroupSummary};
 use crate::live::LiveSubscription;
@@ -31,6 +33,9 @@ pub(crate) trait Backend: Send + Sync {
     type Dialect: Dialect;
 
     fn pool(&self) -> &Pool<<Self::Dialect as Dialect>::Db>;
+
+    /// The stuck check's learned p99s, read again once they are a minute old.
+    fn learned_p99s(&self) -> &LearnedP99s;
 
     /// Writes a batch's runs in one transaction, its joins resolved first
     /// ([`crate::core::joins`]), then merged ([`crate::core::batch::merge_incoming`]) and
@@ -68,14 +73,34 @@ async fn figures_over<D: Dialect>(
     pieces: &[WindowPiece],
     filter: &TaskTypeFilter,
 ) -> Result<FiguresByTask, StoreError> {
-    let mut sum = FiguresByTask::default();
     let spans = figures::bucket_spans(pieces);
-    if !spans.is_empty() {
-        for (task_type, row) in reads::rollup_rows::<D>(pool, &spans, filter).await? {
-            sum.add_row(task_type, &row);
+    let ranges = figures::raw_ranges(pieces);
+    // The rollup rows and the raw rows at each edge of the window (a window has two edges at
+    // most) are independent reads: run at once on their own connections.
+    let rollups = async {
+        if spans.is_empty() {
+            return Ok(Vec::new());
         }
+        reads::rollup_rows::<D>(pool, &spans, filter).await
+    };
+    let edge = |i: usize| {
+        let range = ranges.get(i).copied();
+        async move {
+            match range {
+                Some((from, to)) => reads::raw_contributions::<D>(pool, from, to, filter).await,
+                None => Ok(Vec::new()),
+            }
+        }
+    };
+    let (rows, first, second) = tokio::try_join!(rollups, edge(0), edge(1))?;
+    let mut sum = FiguresByTask::default();
+    for (task_type, row) in rows {
+        sum.add_row(task_type, &row);
     }
-    for (from, to) in figures::raw_ranges(pieces) {
+    for (_, run) in first.iter().chain(&second) {
+        sum.add_run(run);
+    }
+    for &(from, to) in ranges.iter().skip(2) {
         for (_, run) in reads::raw_contributions::<D>(pool, from, to, filter).await? {
             sum.add_run(&run);
         }
@@ -108,12 +133,17 @@ impl<B: Backend> TaskStore for B {
         if query.free_text().is_some() {
             return self.text_history(query).await;
         }
-        let items = reads::history_rows::<B::Dialect>(self.pool(), query).await?;
-        if query.error_group.is_some() {
-            // One group's runs: counted through the group index (its rollups know no status).
-            let count = group_sql::history_count::<B::Dialect>(self.pool(), query).await?;
+        let in_flight = query.status.is_some_and(|s| !s.is_finished());
+        if query.error_group.is_some() || in_flight {
+            // One group's runs (its rollups know no status) or the few unfinished ones: counted
+            // through their own index, at the same time as the page is read.
+            let (items, count) = tokio::try_join!(
+                reads::history_rows::<B::Dialect>(self.pool(), query),
+                reads::history_count::<B::Dialect>(self.pool(), query)
+            )?;
             return Ok(HistoryPage::of(query, items, (count, true)));
         }
+        let items = reads::history_rows::<B::Dialect>(self.pool(), query).await?;
         // Counted from rollups, plus raw rows at the edges of the range: exact.
         let pieces = split(query.start.unwrap_or(DateTime::UNIX_EPOCH), query.end);
         let sum = figures_over::<B::Dialect>(self.pool(), &pieces, &query.task_type()).await?;
@@ -135,24 +165,38 @@ impl<B: Backend> TaskStore for B {
     async fn stuck_runs(
         &self,
         thresholds: &StuckThresholds,
-        task_name: Option<&str>,
+        filter: &TaskTypeFilter,
         now: DateTime<Utc>,
     ) -> Result<Vec<StuckRun>, StoreError> {
-        // Two independent reads on two connections: the answer waits for the slower one only.
-        // The learned thresholds read whole days of rollups only (a day's bucket is kept up to
-        // date): a threshold needs no minute-exact window, and the read stays a few rows.
-        let history = split(Granularity::Day.floor(now - StuckThresholds::HISTORY), None);
-        let filter = TaskTypeFilter::task_name(task_name);
-        let (in_flight, sum) = tokio::try_join!(
-            self.in_flight(task_name, IN_FLIGHT_SCAN),
-            figures_over::<B::Dialect>(self.pool(), &history, &filter)
-        )?;
-        let metrics = figures::all_task_metrics(sum.into_map());
-        if in_flight.is_empty() {
-            return Ok(Vec::new());
-        }
-        let recent = stuck::recent_p99s(&metrics);
-        Ok(stuck::stuck_among(in_flight, &recent, thresholds, now))
+        // The service of a pending run is known only once its type is resolved
+        // (`stuck_among`), so the database narrows by task name only.
+        let task_name = filter.task_name.as_deref();
+        let recent = match self.learned_p99s().fresh(now) {
+            Some(recent) => recent,
+            None => {
+                // Two independent reads on two connections: the answer waits for the slower
+                // one only. The learned thresholds read whole days of rollups only (a day's
+                // bucket is kept up to date): a threshold needs no minute-exact window, and the
+                // read stays a few rows. Every type's, so one read serves every filter.
+                let history = split(Granularity::Day.floor(now - StuckThresholds::HISTORY), None);
+                let every_type = TaskTypeFilter::default();
+                let (in_flight, sum) = tokio::try_join!(
+                    self.in_flight(task_name, IN_FLIGHT_SCAN),
+                    figures_over::<B::Dialect>(self.pool(), &history, &every_type)
+                )?;
+                let recent = Arc::new(stuck::recent_p99s(&figures::all_task_metrics(
+                    sum.into_map(),
+                )));
+                self.learned_p99s().keep(now, Arc::clone(&recent));
+                return Ok(stuck::stuck_among(
+                    in_flight, &recent, thresholds, filter, now,
+                ));
+            }
+        };
+        let in_flight = self.in_flight(task_name, IN_FLIGHT_SCAN).await?;
+        Ok(stuck::stuck_among(
+            in_flight, &recent, thresholds, filter, now,
+        ))
     }
 
     async fn run(&self, id: i64) -> Result<Option<RunDetail>, StoreError> {
@@ -179,18 +223,18 @@ impl<B: Backend> TaskStore for B {
     async fn error_groups(
         &self,
         since: DateTime<Utc>,
-        task_name: Option<&str>,
+        filter: &TaskTypeFilter,
     ) -> Result<Vec<ErrorGroupSummary>, StoreError> {
         let now = Utc::now();
         let granularity = groups::window_granularity(since, now);
         // Two independent reads at once; rollups of groups beyond the list's limit are dropped
         // by the fold.
         let (found, rows) = tokio::try_join!(
-            group_sql::groups_since::<B::Dialect>(self.pool(), since, task_name),
+            group_sql::groups_since::<B::Dialect>(self.pool(), since, filter),
             group_sql::window_rollups::<B::Dialect>(
                 self.pool(),
                 since,
-                task_name,
+                filter,
                 granularity,
                 granularity.floor(since),
             )

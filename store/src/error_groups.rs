@@ -49,6 +49,9 @@ impl std::str::FromStr for ErrorGroupState {
 pub struct ErrorGroup {
     pub id: i64,
     pub task_name: String,
+    /// The task type's service and environment, `None` where its runs do not say.
+    pub service: Option<String>,
+    pub environment: Option<String>,
     pub error_type: Option<String>,
     /// The newest failure's message and traceback.
     pub message: Option<String>,

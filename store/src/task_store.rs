@@ -54,7 +54,7 @@ pub trait TaskStore: Send + Sync {
     async fn stuck_runs(
         &self,
         thresholds: &StuckThresholds,
-        task_name: Option<&str>,
+        filter: &TaskTypeFilter,
         now: DateTime<Utc>,
     ) -> Result<Vec<StuckRun>, StoreError>;
 
@@ -65,14 +65,13 @@ pub trait TaskStore: Send + Sync {
     async fn timeseries(&self, query: &TimeseriesQuery)
     -> Result<Vec<TimeseriesPoint>, StoreError>;
 
-    /// The task types that have runs in the store.
-    /// The error groups seen since `since` (optionally of one task type), most recently seen
+    /// The error groups seen since `since` of the task types `filter` admits, most recently seen
     /// first, each with its failures in the window per bucket (hours for windows up to 48 h,
     /// days beyond), read from the group rollups.
     async fn error_groups(
         &self,
         since: DateTime<Utc>,
-        task_name: Option<&str>,
+        filter: &TaskTypeFilter,
     ) -> Result<Vec<ErrorGroupSummary>, StoreError>;
 
     /// One error group with its latest runs, newest first; None for an unknown id.

@@ -248,7 +248,7 @@ async fn check_case(store: &Store, case: usize, scenario: &Scenario) {
     // Error groups (shared by the cases: their messages normalise alike): each failed run of
     // the store counted once, in its group's total, its group rollups and its row's group.
     let groups = store
-        .error_groups(start - TimeDelta::days(30), None)
+        .error_groups(start - TimeDelta::days(30), &Default::default())
         .await
         .expect("error groups");
     let failed = runs

@@ -17,7 +17,7 @@ fn failing(id: &str, task: &str, t0: DateTime<Utc>, message: &str) -> Life {
 
 async fn window(store: &Store, hours: i64) -> Vec<ErrorGroupSummary> {
     store
-        .error_groups(Utc::now() - TimeDelta::hours(hours), None)
+        .error_groups(Utc::now() - TimeDelta::hours(hours), &Default::default())
         .await
         .expect("error groups")
 }
@@ -79,7 +79,10 @@ async fn failed_runs_are_grouped_and_counted_once(backend: Backend) {
     assert_eq!(week[1].count, 3);
     // A task filter.
     let only = store
-        .error_groups(now - TimeDelta::hours(1), Some("embed_atoms_batch"))
+        .error_groups(
+            now - TimeDelta::hours(1),
+            &tasklens_model::TaskTypeFilter::task_name(Some("embed_atoms_batch")),
+        )
         .await
         .expect("groups");
     assert_eq!(only.len(), 1);

@@ -6,7 +6,7 @@ mod common;
 use chrono::{TimeDelta, Utc};
 use common::{Backend, Life, on_both_backends, store};
 use sqlx::PgPool;
-use tasklens_model::{StuckThresholds, TaskStatus, ThresholdSource};
+use tasklens_model::{StuckThresholds, TaskStatus, TaskTypeFilter, ThresholdSource};
 use tasklens_store::HistoryQuery;
 
 async fn unfinished_runs_are_read_oldest_first_and_judged_against_their_history(backend: Backend) {
@@ -59,7 +59,7 @@ async fn unfinished_runs_are_read_oldest_first_and_judged_against_their_history(
 
     let thresholds = StuckThresholds::new(vec!["scheduled_*=30m".parse().expect("rule")]);
     let stuck = store
-        .stuck_runs(&thresholds, None, now)
+        .stuck_runs(&thresholds, &TaskTypeFilter::default(), now)
         .await
         .expect("stuck");
     let seen: Vec<(&str, TaskStatus, ThresholdSource, i64)> = stuck
@@ -104,7 +104,11 @@ async fn unfinished_runs_are_read_oldest_first_and_judged_against_their_history(
     );
     assert!(stuck[0].age_ms >= 24 * 60_000, "{:?}", stuck[0]);
     let one_type = store
-        .stuck_runs(&thresholds, Some("ingest_telegram_messages"), now)
+        .stuck_runs(
+            &thresholds,
+            &TaskTypeFilter::task_name(Some("ingest_telegram_messages")),
+            now,
+        )
         .await
         .expect("stuck of one type");
     assert_eq!(one_type.len(), 1);

@@ -6,7 +6,7 @@ mod common;
 
 use chrono::TimeDelta;
 use common::{Backend, Life, Store, base_time, on_both_backends, store};
-use tasklens_model::{TaskRunEvent, TaskType, TaskTypeFilter};
+use tasklens_model::{StuckThresholds, TaskRunEvent, TaskType, TaskTypeFilter};
 use tasklens_store::{HistoryQuery, PgStore, SqliteStore, TaskMetrics, TimeseriesQuery};
 
 /// A run of `task` that a worker of `service` (in `environment`) ran to success.
@@ -257,7 +257,104 @@ async fn rollups_listed_for_a_rebuild_are_rebuilt_from_their_runs(backend: Backe
     );
 }
 
+/// `event` as a worker of `service` in production reports it.
+fn from_service(mut event: TaskRunEvent, service: &str) -> TaskRunEvent {
+    event.run.service_name = Some(service.to_owned());
+    event.run.environment = Some("prod".to_owned());
+    event
+}
+
+async fn error_groups_and_stuck_runs_are_per_task_type(backend: Backend) {
+    let now = base_time();
+    let store = store(&backend, now).await;
+    let mut events = Vec::new();
+    // One failure, the same text, in two services: two groups.
+    for (i, service) in ["billing", "billing", "web"].into_iter().enumerate() {
+        let mut life = Life::new(&format!("f{i}"), "send_email", now - TimeDelta::minutes(20));
+        life.failure = Some(format!("SMTP 421 for message {i}"));
+        events.extend(life.all().into_iter().map(|e| from_service(e, service)));
+    }
+    // In flight for 30 minutes, past the 5-minute floor: one running run per service, and one
+    // pending run no worker has reported (its task name has two task types, so it stays
+    // without a service).
+    for service in ["billing", "web"] {
+        let life = Life::new(
+            &format!("r-{service}"),
+            "send_email",
+            now - TimeDelta::minutes(30),
+        );
+        events.push(life.pending());
+        events.push(from_service(life.running(), service));
+    }
+    events.push(Life::new("p-unknown", "send_email", now - TimeDelta::minutes(30)).pending());
+    store.write_batch(events).await.expect("write");
+
+    let since = now - TimeDelta::hours(1);
+    let groups = store
+        .error_groups(since, &TaskTypeFilter::default())
+        .await
+        .expect("groups");
+    let mut seen: Vec<(Option<&str>, Option<&str>, i64)> = groups
+        .iter()
+        .map(|g| {
+            (
+                g.group.service.as_deref(),
+                g.group.environment.as_deref(),
+                g.count,
+            )
+        })
+        .collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            (Some("billing"), Some("prod"), 2),
+            (Some("web"), Some("prod"), 1)
+        ]
+    );
+    let web = store
+        .error_groups(since, &only(Some("web"), None))
+        .await
+        .expect("groups");
+    assert_eq!(web.len(), 1);
+    assert_eq!(web[0].group.service.as_deref(), Some("web"));
+    assert!(
+        store
+            .error_groups(since, &only(Some("billing"), Some("staging")))
+            .await
+            .expect("groups")
+            .is_empty()
+    );
+
+    let thresholds = StuckThresholds::default();
+    let stuck = |filter: TaskTypeFilter| {
+        let store = &store;
+        let thresholds = &thresholds;
+        async move {
+            let mut ids: Vec<String> = store
+                .stuck_runs(thresholds, &filter, now)
+                .await
+                .expect("stuck")
+                .into_iter()
+                .map(|s| format!("{}@{}", s.task_id, s.service.unwrap_or_default()))
+                .collect();
+            ids.sort();
+            ids
+        }
+    };
+    assert_eq!(
+        stuck(TaskTypeFilter::default()).await,
+        ["p-unknown@", "r-billing@billing", "r-web@web"]
+    );
+    assert_eq!(stuck(only(Some("web"), None)).await, ["r-web@web"]);
+    assert_eq!(
+        stuck(only(Some("billing"), Some("prod"))).await,
+        ["r-billing@billing"]
+    );
+}
+
 on_both_backends!(
     one_task_name_in_two_services_is_two_task_types,
     rollups_listed_for_a_rebuild_are_rebuilt_from_their_runs,
+    error_groups_and_stuck_runs_are_per_task_type,
 );

@@ -44,7 +44,7 @@ impl Join {
 #[derive(Debug)]
 pub(crate) enum Joins {
     /// Here, against this process's memory of at most this many spans (oldest forgotten first).
-    Local(MemoryJoins),
+    Local(Box<MemoryJoins>),
     /// In the store's write transaction.
     InStore,
 }

@@ -118,7 +118,7 @@ impl Recognizer {
     pub fn new(redactor: Redactor, join_capacity: usize) -> Self {
         Recognizer {
             redactor,
-            joins: Joins::Local(MemoryJoins::new(join_capacity)),
+            joins: Joins::Local(Box::new(MemoryJoins::new(join_capacity))),
         }
     }
 

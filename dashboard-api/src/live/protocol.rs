@@ -72,6 +72,11 @@ pub struct StatusChange {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct NewErrorGroupData {
     pub id: i64,
+    /// The group's task type: the run's service and environment (null where it does not say).
+    #[serde(default)]
+    pub service: Option<String>,
+    #[serde(default)]
+    pub environment: Option<String>,
     pub error_type: Option<String>,
     /// The opening failure's message, cut to 300 bytes.
     pub message: Option<String>,
@@ -150,6 +155,8 @@ impl ServerMessage {
                 timestamp: event.updated_at,
                 data: NewErrorGroupData {
                     id: group.id,
+                    service: event.service_name.clone(),
+                    environment: event.environment.clone(),
                     error_type: group.error_type.clone(),
                     message: event.error_message.clone(),
                     first_seen: group.first_seen,

@@ -65,6 +65,10 @@ pub struct BucketItem {
 pub struct ErrorGroupItem {
     pub id: i64,
     pub task_name: String,
+    /// The task type's service (the worker's `service.name`); null where its runs do not say.
+    pub service: Option<String>,
+    /// The task type's deployment environment; null where its runs do not say.
+    pub environment: Option<String>,
     pub error_type: Option<String>,
     /// The newest failure's message.
     pub message: Option<String>,
@@ -89,6 +93,8 @@ impl From<ErrorGroupSummary> for ErrorGroupItem {
         ErrorGroupItem {
             id: g.id,
             task_name: g.task_name,
+            service: g.service,
+            environment: g.environment,
             error_type: g.error_type,
             message: g.message,
             count: summary.count,
@@ -115,6 +121,10 @@ impl From<ErrorGroupSummary> for ErrorGroupItem {
 pub struct ErrorGroupResponse {
     pub id: i64,
     pub task_name: String,
+    /// The task type's service; null where its runs do not say.
+    pub service: Option<String>,
+    /// The task type's deployment environment; null where its runs do not say.
+    pub environment: Option<String>,
     pub error_type: Option<String>,
     pub message: Option<String>,
     /// The representative (newest) traceback.
@@ -133,6 +143,8 @@ fn group_response(group: ErrorGroup, latest_runs: Vec<HistoryItem>) -> ErrorGrou
     ErrorGroupResponse {
         id: group.id,
         task_name: group.task_name,
+        service: group.service,
+        environment: group.environment,
         error_type: group.error_type,
         message: group.message,
         traceback: group.traceback,
@@ -172,7 +184,8 @@ fn not_found(id: i64) -> ApiError {
         ("time_window" = Option<u32>, Query, minimum = 1, maximum = 720,
          description = "Hours back from now; default 24"),
         ("task_name" = Option<String>, Query, max_length = 500, pattern = "^[^\\x00]*$",
-         description = "Only this task type (no NUL; surrounding whitespace ignored)"),
+         description = "Only this task name (no NUL; surrounding whitespace ignored)"),
+        params::ServiceParams,
     ),
     responses(
         (status = 200, description = "Error groups", body = ErrorsResponse),
@@ -188,13 +201,10 @@ pub async fn errors(
 ) -> Result<Json<ErrorsResponse>, ApiError> {
     let query = QueryParams::parse(raw.as_deref());
     let hours = params::time_window(&query)?;
-    let task_name = params::text(&query, "task_name")?;
+    let filter = params::task_type(&query)?;
     let generated_at = Utc::now();
     let since = generated_at - TimeDelta::hours(i64::from(hours));
-    let groups = state
-        .store
-        .error_groups(since, task_name.as_deref())
-        .await?;
+    let groups = state.store.error_groups(since, &filter).await?;
     Ok(Json(ErrorsResponse {
         time_window_hours: hours,
         generated_at,

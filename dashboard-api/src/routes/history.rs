@@ -89,10 +89,7 @@ impl From<StoredRun> for HistoryItem {
     params(
         ("task_name" = Option<String>, Query, max_length = 500, pattern = "^[^\\x00]*$",
          description = "Only this task name (no NUL; surrounding whitespace ignored)"),
-        ("service" = Option<String>, Query, max_length = 500, pattern = "^[^\\x00]*$",
-         description = "Only runs of this service (`service.name` of the worker)"),
-        ("environment" = Option<String>, Query, max_length = 500, pattern = "^[^\\x00]*$",
-         description = "Only runs of this deployment environment"),
+        params::ServiceParams,
         ("status" = Option<RunStatus>, Query, description = "Only runs in this status"),
         ("start_date" = Option<DateOrTime>, Query,
          description = "Created at or after: an RFC 3339 time, or YYYY-MM-DD (from its midnight UTC)"),

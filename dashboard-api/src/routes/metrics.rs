@@ -81,10 +81,7 @@ impl From<TaskMetrics> for TaskMetricsItem {
          description = "Window in hours, 1 to 720; default 24"),
         ("task_name" = Option<String>, Query, max_length = 500, pattern = "^[^\\x00]*$",
          description = "Only this task name (no NUL; surrounding whitespace ignored)"),
-        ("service" = Option<String>, Query, max_length = 500, pattern = "^[^\\x00]*$",
-         description = "Only this service (`service.name` of the worker)"),
-        ("environment" = Option<String>, Query, max_length = 500, pattern = "^[^\\x00]*$",
-         description = "Only this deployment environment"),
+        params::ServiceParams,
     ),
     responses(
         (status = 200, description = "Figures per task type", body = MetricsResponse),

@@ -29,6 +29,10 @@ pub struct StuckResponse {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct StuckCount {
     pub task_name: String,
+    /// The worker's `service.name`; null where the runs do not say.
+    pub service: Option<String>,
+    /// The worker's deployment environment; null where the runs do not say.
+    pub environment: Option<String>,
     pub count: u64,
 }
 
@@ -37,16 +41,24 @@ pub const DEFAULT_LIMIT: u32 = 100;
 /// The most runs one answer lists.
 pub const MAX_LIMIT: u32 = 1000;
 
-/// Counts `runs` per task type, by task name.
+/// Counts `runs` per task type, by task name, service and environment.
 fn counts_by_task(runs: &[StuckRun]) -> Vec<StuckCount> {
-    let mut counts = std::collections::BTreeMap::<&str, u64>::new();
+    type Key<'a> = (&'a str, Option<&'a str>, Option<&'a str>);
+    let mut counts = std::collections::BTreeMap::<Key<'_>, u64>::new();
     for run in runs {
-        *counts.entry(run.task_name.as_str()).or_default() += 1;
+        let key = (
+            run.task_name.as_str(),
+            run.service.as_deref(),
+            run.environment.as_deref(),
+        );
+        *counts.entry(key).or_default() += 1;
     }
     counts
         .into_iter()
-        .map(|(task_name, count)| StuckCount {
+        .map(|((task_name, service, environment), count)| StuckCount {
             task_name: task_name.to_owned(),
+            service: service.map(str::to_owned),
+            environment: environment.map(str::to_owned),
             count,
         })
         .collect()
@@ -58,6 +70,11 @@ fn counts_by_task(runs: &[StuckRun]) -> Vec<StuckCount> {
 pub struct StuckItem {
     pub id: i64,
     pub task_name: String,
+    /// The task type's service (the worker's `service.name`); null where the run does not say
+    /// (a pending run is counted with its task name's only task type, where it has one).
+    pub service: Option<String>,
+    /// The task type's deployment environment; null where the run does not say.
+    pub environment: Option<String>,
     pub task_id: String,
     pub attempt: i32,
     pub source: RunSource,
@@ -97,6 +114,8 @@ impl From<StuckRun> for StuckItem {
         StuckItem {
             id: run.id,
             task_name: run.task_name,
+            service: run.service,
+            environment: run.environment,
             task_id: run.task_id,
             attempt: run.attempt,
             source: run.source.into(),
@@ -120,7 +139,8 @@ impl From<StuckRun> for StuckItem {
     tag = "monitoring",
     params(
         ("task_name" = Option<String>, Query, max_length = 500, pattern = "^[^\\x00]*$",
-         description = "Only this task type (no NUL; surrounding whitespace ignored)"),
+         description = "Only this task name (no NUL; surrounding whitespace ignored)"),
+        params::ServiceParams,
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000,
          description = "Runs listed, oldest first (default 100); `total` and `by_task` count all"),
     ),
@@ -137,12 +157,12 @@ pub async fn stuck(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<StuckResponse>, ApiError> {
     let params = QueryParams::parse(raw.as_deref());
-    let task_name = params::text(&params, "task_name")?;
+    let filter = params::task_type(&params)?;
     let limit = params::integer(&params, "limit", 1, MAX_LIMIT, DEFAULT_LIMIT)?;
     let generated_at = Utc::now();
     let runs = state
         .store
-        .stuck_runs(&state.stuck_thresholds, task_name.as_deref(), generated_at)
+        .stuck_runs(&state.stuck_thresholds, &filter, generated_at)
         .await?;
     let by_task = counts_by_task(&runs);
     let total = u64::try_from(runs.len()).unwrap_or(u64::MAX);

@@ -83,10 +83,7 @@ impl TaskNamesResponse {
     path = "/api/v1/monitoring/task-names",
     tag = "monitoring",
     params(
-        ("service" = Option<String>, Query, max_length = 500, pattern = "^[^\\x00]*$",
-         description = "Only the task types of this service"),
-        ("environment" = Option<String>, Query, max_length = 500, pattern = "^[^\\x00]*$",
-         description = "Only the task types of this deployment environment"),
+        params::ServiceParams,
     ),
     responses(
         (status = 200, description = "Task types", body = TaskNamesResponse),

@@ -1,7 +1,8 @@
 //! Error groups: every failed run belongs to the group of its [`Fingerprint`].
 //!
 //! The fingerprint is a hash of, in this order:
-//! - the task type (trimmed);
+//! - the task type: task name (trimmed), service and deployment environment ([`TaskType`]), so
+//!   one failure of a `send_email` task in two services is two groups;
 //! - the error type, trimmed, without a Python-style module path (`json.decoder.JSONDecodeError`
 //!   → `JSONDecodeError`): the OpenTelemetry Python SDK qualifies the type on span events but not
 //!   on log records, and one failure is often reported both ways. Paths with `::` (Rust, Ruby)
@@ -35,10 +36,13 @@ pub use normalize::normalize_message;
 
 use normalize::normalize_type;
 
+use crate::task_type::TaskType;
+
 /// The version of the algorithm below. Change it with any change that moves a failure to
 /// another group (normalisation, frame rules, hashed fields). 2: hex ids that end in letters
-/// (`org-14820044109d`) are ids, no longer numbers with a unit.
-pub const FINGERPRINT_VERSION: u16 = 2;
+/// (`org-14820044109d`) are ids, no longer numbers with a unit. 3: the service and the
+/// environment of the task type are hashed after the task name.
+pub const FINGERPRINT_VERSION: u16 = 3;
 
 /// The group of a failure: which algorithm computed it, and its hash.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -57,11 +61,11 @@ impl std::fmt::Display for Fingerprint {
 /// The fingerprint of a failed run (see the module documentation for what it depends on).
 ///
 /// The hashed bytes: `tasklens-fingerprint`, the version (u16, big-endian), then each field as
-/// its length (u32, big-endian) and its UTF-8 bytes: task type, error type (empty when
-/// unknown), normalised message (empty when unknown), the number of causes (u32) and each
+/// its length (u32, big-endian) and its UTF-8 bytes: task name, service and environment (empty
+/// when unknown), error type (empty when unknown), normalised message (empty when unknown), the number of causes (u32) and each
 /// cause, the number of frames (u32) and each frame's function and file.
 pub fn fingerprint(
-    task_name: &str,
+    task_type: &TaskType,
     error_type: Option<&str>,
     message: Option<&str>,
     traceback: Option<&str>,
@@ -70,7 +74,9 @@ pub fn fingerprint(
     let mut hasher = Sha256::new();
     hasher.update(b"tasklens-fingerprint");
     hasher.update(FINGERPRINT_VERSION.to_be_bytes());
-    field(&mut hasher, task_name.trim());
+    field(&mut hasher, task_type.task_name.trim());
+    field(&mut hasher, &task_type.service);
+    field(&mut hasher, &task_type.environment);
     field(
         &mut hasher,
         &error_type.map(normalize_type).unwrap_or_default(),

@@ -378,7 +378,7 @@ mod tests {
         let group = |message: &str| {
             let message = redactor.redact_text(message);
             fingerprint(
-                "sync_orders",
+                &crate::TaskType::new("sync_orders", None, None),
                 Some("OperationalError"),
                 Some(&message),
                 None,

@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use tasklens_model::window::Granularity;
-use tasklens_model::{Fingerprint, RunState, TaskStatus, fingerprint};
+use tasklens_model::{Fingerprint, RunState, TaskStatus, TaskType, fingerprint};
 
 use crate::error_groups::{BucketCount, ErrorGroup, ErrorGroupSummary};
 use crate::live::NewErrorGroup;
@@ -41,7 +41,7 @@ pub(crate) struct Latest {
 /// What a batch does to one group's row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct GroupDelta {
-    pub task_name: String,
+    pub task_type: TaskType,
     /// Added to the total (negative when runs left the group).
     pub total: i64,
     /// The earliest and latest failures the batch saw in the group.
@@ -67,7 +67,7 @@ pub(crate) struct GroupChanges {
 pub(crate) fn group_of(state: &RunState) -> Option<Fingerprint> {
     (state.status == TaskStatus::Failed).then(|| {
         fingerprint(
-            &state.task_name,
+            &TaskType::of(state),
             state.error_type.as_deref(),
             state.error_message.as_deref(),
             state.error_traceback.as_deref(),
@@ -119,7 +119,7 @@ impl GroupChanges {
             traceback: state.error_traceback.clone(),
         });
         let delta = self.groups.entry(group).or_insert_with(|| GroupDelta {
-            task_name: state.task_name.clone(),
+            task_type: TaskType::of(state),
             total: 0,
             first_seen: at,
             last_seen: at,

@@ -15,7 +15,11 @@
 //! - A run span records its run at its own span: an error report logged in it (a log record)
 //!   joins that run, now or when the run span arrives.
 //! - A Celery producer whose parent is a Celery run span of the same task id enqueues that
-//!   run's next attempt.
+//!   run's next attempt. A producer whose parent is not known yet is written as attempt 0, as it
+//!   says (most producers with a parent enqueue a first attempt from a web request or another
+//!   task), and waits on its parent's row ([`WaitingRetry`]): if that turns out to be a Celery
+//!   run span of the same task id, its arrival releases the pending next attempt. Either order
+//!   gives the retry's row its enqueue time and queue.
 //!
 //! Resolution runs in two phases, because the run spans' keys (recorded in phase 2) may be
 //! those of their parents (phase 1). Each phase is [`record_keys`] / [`record_spans`] over the
@@ -98,6 +102,61 @@ impl ErrorReport {
     }
 }
 
+/// What a Celery producer says of the run it enqueues, kept on its parent span's row until
+/// that span is known: the pending next attempt if the parent is a run of the same task id.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct WaitingRetry {
+    pub task_id: String,
+    pub task_name: String,
+    pub enqueued_at: Option<DateTime<Utc>>,
+    pub queue: Option<String>,
+    pub observed_at: DateTime<Utc>,
+}
+
+impl WaitingRetry {
+    fn of(event: &TaskRunEvent) -> Self {
+        let run = &event.run;
+        WaitingRetry {
+            task_id: run.task_id.clone(),
+            task_name: run.task_name.clone(),
+            enqueued_at: run.enqueued_at,
+            queue: run.queue.clone(),
+            observed_at: event.observed_at,
+        }
+    }
+
+    /// Folds a redelivered producer of the same parent with the merge rule of the runs (earliest
+    /// enqueue, greatest text), so a duplicate changes nothing.
+    fn fold(&mut self, other: WaitingRetry) {
+        self.task_name = std::cmp::max(std::mem::take(&mut self.task_name), other.task_name);
+        self.enqueued_at = match (self.enqueued_at, other.enqueued_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.queue = std::cmp::max(self.queue.take(), other.queue);
+        self.observed_at = self.observed_at.max(other.observed_at);
+        if other.task_id > self.task_id {
+            self.task_id = other.task_id;
+        }
+    }
+
+    /// The pending event of the parent run's next attempt.
+    fn event(self, parent: &RunKey) -> TaskRunEvent {
+        let key = RunKey {
+            source: SourceSystem::Celery,
+            task_id: self.task_id,
+            attempt: parent.attempt.saturating_add(1),
+        };
+        let mut run = RunState::new(key, self.task_name, TaskStatus::Pending);
+        run.enqueued_at = self.enqueued_at;
+        run.queue = self.queue;
+        TaskRunEvent {
+            observed_at: self.observed_at,
+            run,
+        }
+    }
+}
+
 /// The run a span belongs to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JoinedRun {
@@ -114,6 +173,8 @@ pub struct JoinRow {
     pub is_run_span: bool,
     /// An error report logged in this span before its run span was known (folded).
     pub waiting: Option<ErrorReport>,
+    /// A Celery producer under this span that arrived before it.
+    pub waiting_retry: Option<WaitingRetry>,
 }
 
 /// Whose key an event takes.
@@ -259,6 +320,8 @@ pub struct SpanOutcome {
     pub errors: Vec<TaskRunEvent>,
     /// (index in `joined`, attempt): Celery producers found to enqueue a retry.
     pub retries: Vec<(usize, i32)>,
+    /// The pending next attempts of run spans whose retry producer arrived before them.
+    pub released_retries: Vec<TaskRunEvent>,
 }
 
 /// The event that attaches an error report to a known run without touching its status: status
@@ -294,6 +357,12 @@ pub fn record_spans(batch: &JoinBatch, rows: &mut JoinRows) -> SpanOutcome {
             let event = error_event(run, report, joined.event.observed_at);
             outcome.errors.push(event);
         }
+        if let Some(retry) = row.waiting_retry.take()
+            && run.key.source == SourceSystem::Celery
+            && run.key.task_id == retry.task_id
+        {
+            outcome.released_retries.push(retry.event(&run.key));
+        }
     }
     for logged in &batch.errors {
         let row = rows.entry(logged.at).or_default();
@@ -314,14 +383,24 @@ pub fn record_spans(batch: &JoinBatch, rows: &mut JoinRows) -> SpanOutcome {
         };
         let row = rows.entry(parent).or_default();
         let state = &joined.event.run;
-        if let (Some(run), true) = (&row.run, row.is_run_span)
-            && run.key.source == SourceSystem::Celery
-            && state.source == SourceSystem::Celery
-            && run.key.task_id == state.task_id
-        {
-            outcome
-                .retries
-                .push((index, run.key.attempt.saturating_add(1)));
+        if state.source != SourceSystem::Celery {
+            continue;
+        }
+        match (&row.run, row.is_run_span) {
+            (Some(run), true) => {
+                if run.key.source == SourceSystem::Celery && run.key.task_id == state.task_id {
+                    outcome
+                        .retries
+                        .push((index, run.key.attempt.saturating_add(1)));
+                }
+            }
+            _ => {
+                let retry = WaitingRetry::of(&joined.event);
+                match &mut row.waiting_retry {
+                    Some(waiting) => waiting.fold(retry),
+                    None => row.waiting_retry = Some(retry),
+                }
+            }
         }
     }
     outcome
@@ -348,9 +427,10 @@ pub fn finish(batch: JoinBatch, outcome: SpanOutcome) -> Vec<TaskRunEvent> {
             event.run.attempt = attempt;
         }
     }
-    events.reserve(joined.len() + outcome.errors.len());
+    events.reserve(joined.len() + outcome.errors.len() + outcome.released_retries.len());
     events.extend(joined);
     events.extend(outcome.errors);
+    events.extend(outcome.released_retries);
     events
 }
 

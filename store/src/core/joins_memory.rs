@@ -9,7 +9,8 @@ use std::hash::Hash;
 use tasklens_model::TaskRunEvent;
 
 use super::joins::{
-    ErrorReport, JoinBatch, JoinRow, JoinRows, JoinedRun, SpanRef, key_spans, resolve, span_refs,
+    ErrorReport, JoinBatch, JoinRow, JoinRows, JoinedRun, SpanRef, WaitingRetry, key_spans,
+    resolve, span_refs,
 };
 
 /// A map of at most `capacity` entries that evicts the oldest insertion first.
@@ -111,6 +112,8 @@ pub const WAITING_ERRORS_MAX: usize = 2_000;
 pub struct MemoryJoins {
     runs: BoundedMap<SpanRef, (JoinedRun, bool)>,
     waiting: BoundedMap<SpanRef, ErrorReport>,
+    /// Celery producers waiting for their parent span (small: a task id, a name, a queue).
+    retries: BoundedMap<SpanRef, WaitingRetry>,
 }
 
 impl MemoryJoins {
@@ -120,6 +123,7 @@ impl MemoryJoins {
         MemoryJoins {
             runs: BoundedMap::new(capacity),
             waiting: BoundedMap::new(capacity.min(WAITING_ERRORS_MAX)),
+            retries: BoundedMap::new(capacity),
         }
     }
 
@@ -129,13 +133,15 @@ impl MemoryJoins {
         for span in key_spans(batch).into_iter().chain(span_refs(batch)) {
             let run = self.runs.get(&span);
             let waiting = self.waiting.get(&span);
-            if run.is_some() || waiting.is_some() {
+            let retry = self.retries.get(&span);
+            if run.is_some() || waiting.is_some() || retry.is_some() {
                 rows.insert(
                     span,
                     JoinRow {
                         run: run.map(|(run, _)| run.clone()),
                         is_run_span: run.is_some_and(|(_, is_run)| *is_run),
                         waiting: waiting.cloned(),
+                        waiting_retry: retry.cloned(),
                     },
                 );
             }
@@ -159,6 +165,12 @@ impl MemoryJoins {
                 Some(report) => self.waiting.set(span, report),
                 None => {
                     self.waiting.remove(&span);
+                }
+            }
+            match row.waiting_retry {
+                Some(retry) => self.retries.set(span, retry),
+                None => {
+                    self.retries.remove(&span);
                 }
             }
         }

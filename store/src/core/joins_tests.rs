@@ -84,10 +84,12 @@ fn scenario() -> Vec<JoinBatch> {
         run_at: Some(span(3)),
         ..joined(event(SourceSystem::Celery, "c", 0, TaskStatus::Failed))
     };
-    let retry = JoinedEvent {
+    let mut retry = JoinedEvent {
         retry_of: Some(span(3)),
         ..joined(event(SourceSystem::Celery, "c", 0, TaskStatus::Pending))
     };
+    retry.event.run.enqueued_at = Some(at(5));
+    retry.event.run.queue = Some("retries".into());
     let logged = LoggedError {
         at: span(2),
         report: report("not found"),
@@ -188,16 +190,32 @@ fn every_order_gives_one_row_per_run_with_its_error_and_retry() {
         } else {
             hex_of(1)
         };
-        let retry_after_run =
-            order.iter().position(|&i| i == 3) < order.iter().position(|&i| i == 4);
-        let mut expected = vec![(taskiq_id.clone(), 0), ("c".to_owned(), 0)];
-        if retry_after_run {
-            expected.push(("c".to_owned(), 1));
-        }
+        // the retry's producer before or after the run it retries: its next attempt
+        let mut expected = vec![
+            (taskiq_id.clone(), 0),
+            ("c".to_owned(), 0),
+            ("c".to_owned(), 1),
+        ];
         expected.sort();
         assert_eq!(
             runs.keys().cloned().collect::<Vec<_>>(),
             expected,
+            "order {order:?}"
+        );
+        let retried = &runs[&("c".to_owned(), 1)];
+        assert_eq!(
+            (
+                retried.status,
+                retried.enqueued_at,
+                retried.queue.as_deref()
+            ),
+            (TaskStatus::Pending, Some(at(5)), Some("retries")),
+            "order {order:?}"
+        );
+        assert_eq!(runs[&("c".to_owned(), 0)].status, TaskStatus::Failed);
+        // a released retry is not kept waiting
+        assert!(
+            memory.values().all(|row| row.waiting_retry.is_none()),
             "order {order:?}"
         );
         let taskiq = &runs[&(taskiq_id, 0)];
@@ -321,6 +339,41 @@ fn a_producer_under_another_task_or_source_is_no_retry() {
     };
     assert_eq!(resolve(producer("other"), &mut rows)[0].run.attempt, 0);
     assert_eq!(resolve(producer("c"), &mut rows)[0].run.attempt, 3);
+
+    // Before its parent: attempt 0 now; a parent of another task id releases nothing.
+    let early = |task: &str| JoinBatch {
+        joined: vec![JoinedEvent {
+            retry_of: Some(span(7)),
+            ..joined(event(SourceSystem::Celery, task, 0, TaskStatus::Pending))
+        }],
+        ..JoinBatch::default()
+    };
+    let events = resolve(early("other"), &mut rows);
+    assert_eq!((events.len(), events[0].run.attempt), (1, 0));
+    assert!(rows[&span(7)].waiting_retry.is_some());
+    let parent = JoinBatch {
+        joined: vec![JoinedEvent {
+            run_at: Some(span(7)),
+            ..joined(event(SourceSystem::Celery, "d", 0, TaskStatus::Failed))
+        }],
+        ..JoinBatch::default()
+    };
+    let events = resolve(parent, &mut rows);
+    assert_eq!(events.len(), 1, "only the run itself: {events:?}");
+    assert!(rows[&span(7)].waiting_retry.is_none());
+    // Not a Celery producer: it never waits.
+    let taskiq = JoinBatch {
+        joined: vec![JoinedEvent {
+            retry_of: Some(span(8)),
+            ..joined(event(SourceSystem::Taskiq, "t", 0, TaskStatus::Pending))
+        }],
+        ..JoinBatch::default()
+    };
+    resolve(taskiq, &mut rows);
+    assert!(
+        rows.get(&span(8))
+            .is_none_or(|row| row.waiting_retry.is_none())
+    );
 }
 
 #[test]

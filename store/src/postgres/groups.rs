@@ -15,11 +15,12 @@ use crate::error::StoreError;
 /// ignored group stays ignored. Groups arrive in fingerprint order, so two batches lock shared
 /// groups in the same order.
 const GROUPS_SQL: &str = "\
-INSERT INTO error_groups AS g (fingerprint_version, fingerprint_hash, task_name, error_type,
-    message, traceback, first_seen, last_seen, total, state_changed_at)
-SELECT v, h, n, et, m, tb, fs, ls, t, $10
+INSERT INTO error_groups AS g (fingerprint_version, fingerprint_hash, task_name, service,
+    environment, error_type, message, traceback, first_seen, last_seen, total, state_changed_at)
+SELECT v, h, n, s, e, et, m, tb, fs, ls, t, $12
 FROM unnest($1::int4[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-    $7::timestamptz[], $8::timestamptz[], $9::int8[]) AS u(v, h, n, et, m, tb, fs, ls, t)
+    $7::text[], $8::text[], $9::timestamptz[], $10::timestamptz[], $11::int8[])
+    AS u(v, h, n, s, e, et, m, tb, fs, ls, t)
 ORDER BY v, h
 ON CONFLICT (fingerprint_version, fingerprint_hash) DO UPDATE SET
     total = g.total + EXCLUDED.total,
@@ -42,11 +43,12 @@ ON CONFLICT (fingerprint_version, fingerprint_hash) DO UPDATE SET
 /// adds them at the end of the batch), returning those it created. It takes no lock on an
 /// existing group, so writers that share groups do not wait on each other until the end.
 const NEW_GROUPS_SQL: &str = "\
-INSERT INTO error_groups AS g (fingerprint_version, fingerprint_hash, task_name, error_type,
-    message, traceback, first_seen, last_seen, total, state_changed_at)
-SELECT v, h, n, et, m, tb, fs, ls, 0, $9
+INSERT INTO error_groups AS g (fingerprint_version, fingerprint_hash, task_name, service,
+    environment, error_type, message, traceback, first_seen, last_seen, total, state_changed_at)
+SELECT v, h, n, s, e, et, m, tb, fs, ls, 0, $11
 FROM unnest($1::int4[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-    $7::timestamptz[], $8::timestamptz[]) AS u(v, h, n, et, m, tb, fs, ls)
+    $7::text[], $8::text[], $9::timestamptz[], $10::timestamptz[])
+    AS u(v, h, n, s, e, et, m, tb, fs, ls)
 ORDER BY v, h
 ON CONFLICT (fingerprint_version, fingerprint_hash) DO NOTHING
 RETURNING g.id, g.fingerprint_version, g.fingerprint_hash";
@@ -70,6 +72,8 @@ struct GroupColumns<'a> {
     version: Vec<i32>,
     hash: Vec<&'a str>,
     task_name: Vec<&'a str>,
+    service: Vec<&'a str>,
+    environment: Vec<&'a str>,
     error_type: Vec<Option<&'a str>>,
     message: Vec<Option<&'a str>>,
     traceback: Vec<Option<&'a str>>,
@@ -85,7 +89,9 @@ impl<'a> GroupColumns<'a> {
             let latest = delta.latest.as_ref();
             c.version.push(i32::from(fp.version));
             c.hash.push(fp.hash.as_str());
-            c.task_name.push(delta.task_name.as_str());
+            c.task_name.push(delta.task_type.task_name.as_str());
+            c.service.push(delta.task_type.service.as_str());
+            c.environment.push(delta.task_type.environment.as_str());
             c.error_type
                 .push(latest.and_then(|l| l.error_type.as_deref()));
             c.message.push(latest.and_then(|l| l.message.as_deref()));
@@ -132,6 +138,8 @@ pub(super) async fn group_ids(
         .bind(&c.version)
         .bind(&c.hash)
         .bind(&c.task_name)
+        .bind(&c.service)
+        .bind(&c.environment)
         .bind(&c.error_type)
         .bind(&c.message)
         .bind(&c.traceback)
@@ -175,6 +183,8 @@ pub(super) async fn add_to_groups(
         .bind(c.version)
         .bind(c.hash)
         .bind(c.task_name)
+        .bind(c.service)
+        .bind(c.environment)
         .bind(c.error_type)
         .bind(c.message)
         .bind(c.traceback)

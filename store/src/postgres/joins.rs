@@ -9,27 +9,28 @@ use sqlx::{Postgres, Row, Transaction};
 use tasklens_model::{RunKey, SourceSystem, TaskRunEvent};
 
 use crate::core::joins::{
-    self, ErrorReport, JoinBatch, JoinRow, JoinRows, JoinedRun, SpanRef, key_proposals,
-    span_proposals,
+    self, ErrorReport, JoinBatch, JoinRow, JoinRows, JoinedRun, SpanRef, WaitingRetry,
+    key_proposals, span_proposals,
 };
 use crate::error::StoreError;
 
 const COLUMNS: &str = "span_ref, source, task_id, attempt, task_name, is_run_span, \
-     error_message, error_type, error_traceback";
+     error_message, error_type, error_traceback, waiting_retry";
 
 const UNNEST: &str = "unnest($1::bytea[], $2::text[], $3::text[], $4::int4[], $5::text[], \
-     $6::bool[], $7::text[], $8::text[], $9::text[]) \
+     $6::bool[], $7::text[], $8::text[], $9::text[], $10::jsonb[]) \
      AS u(span_ref, source, task_id, attempt, task_name, is_run_span, error_message, error_type, \
-     error_traceback)";
+     error_traceback, waiting_retry)";
 
 fn lock_sql() -> String {
     format!(
         "INSERT INTO task_span_joins AS j (created_at, {COLUMNS}) \
-         SELECT $10, u.span_ref, u.source::task_source, u.task_id, u.attempt, u.task_name, \
-         u.is_run_span, u.error_message, u.error_type, u.error_traceback FROM {UNNEST} \
+         SELECT $11, u.span_ref, u.source::task_source, u.task_id, u.attempt, u.task_name, \
+         u.is_run_span, u.error_message, u.error_type, u.error_traceback, u.waiting_retry \
+         FROM {UNNEST} \
          ON CONFLICT (span_ref) DO UPDATE SET span_ref = EXCLUDED.span_ref \
          RETURNING j.span_ref, j.source::text AS source, j.task_id, j.attempt, j.task_name, \
-         j.is_run_span, j.error_message, j.error_type, j.error_traceback"
+         j.is_run_span, j.error_message, j.error_type, j.error_traceback, j.waiting_retry"
     )
 }
 
@@ -38,7 +39,7 @@ fn update_sql() -> String {
         "UPDATE task_span_joins AS j SET source = u.source::task_source, task_id = u.task_id, \
          attempt = u.attempt, task_name = u.task_name, is_run_span = u.is_run_span, \
          error_message = u.error_message, error_type = u.error_type, \
-         error_traceback = u.error_traceback \
+         error_traceback = u.error_traceback, waiting_retry = u.waiting_retry \
          FROM {UNNEST} WHERE j.span_ref = u.span_ref"
     )
 }
@@ -55,10 +56,11 @@ struct Columns {
     error_message: Vec<Option<String>>,
     error_type: Vec<Option<String>>,
     error_traceback: Vec<Option<String>>,
+    waiting_retry: Vec<Option<serde_json::Value>>,
 }
 
 impl Columns {
-    fn push(&mut self, span: SpanRef, row: &JoinRow) {
+    fn push(&mut self, span: SpanRef, row: &JoinRow) -> Result<(), StoreError> {
         self.span_ref.push(span.to_bytes());
         let run = row.run.as_ref();
         self.source.push(run.map(|r| r.key.source.as_str()));
@@ -73,6 +75,14 @@ impl Columns {
             .push(waiting.and_then(|w| w.error_type.clone()));
         self.error_traceback
             .push(waiting.and_then(|w| w.traceback.clone()));
+        let retry = row
+            .waiting_retry
+            .as_ref()
+            .map(serde_json::to_value)
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(format!("waiting retry: {e}")))?;
+        self.waiting_retry.push(retry);
+        Ok(())
     }
 
     fn query(self, sql: &str) -> sqlx::query::Query<'_, Postgres, sqlx::postgres::PgArguments> {
@@ -86,6 +96,7 @@ impl Columns {
             .bind(self.error_message)
             .bind(self.error_type)
             .bind(self.error_traceback)
+            .bind(self.waiting_retry)
     }
 }
 
@@ -119,12 +130,18 @@ fn decode(row: &sqlx::postgres::PgRow) -> Result<(SpanRef, JoinRow), StoreError>
         traceback: row.try_get("error_traceback")?,
     };
     let waiting = (report != ErrorReport::default()).then_some(report);
+    let retry: Option<serde_json::Value> = row.try_get("waiting_retry")?;
+    let waiting_retry = retry
+        .map(serde_json::from_value::<WaitingRetry>)
+        .transpose()
+        .map_err(|e| StoreError::Corrupt(format!("waiting retry: {e}")))?;
     Ok((
         span,
         JoinRow {
             run,
             is_run_span: row.try_get("is_run_span")?,
             waiting,
+            waiting_retry,
         },
     ))
 }
@@ -140,7 +157,7 @@ async fn lock(
     let mut columns = Columns::default();
     for (span, proposal) in proposals {
         if !locked.contains_key(span) {
-            columns.push(*span, proposal);
+            columns.push(*span, proposal)?;
         }
     }
     let mut rows = JoinRows::new();
@@ -173,7 +190,7 @@ pub(super) async fn resolve(
     let mut changed = Columns::default();
     for (span, row) in &rows {
         if stored.get(span) != Some(row) {
-            changed.push(*span, row);
+            changed.push(*span, row)?;
         }
     }
     if !changed.span_ref.is_empty() {

@@ -14,6 +14,7 @@ mod stats;
 mod write;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -22,6 +23,7 @@ use sqlx::{ConnectOptions, Connection, PgPool};
 
 use crate::backend::Backend;
 use crate::core::joins::JoinBatch;
+use crate::core::stuck::LearnedP99s;
 use crate::error::StoreError;
 use crate::live::LiveSubscription;
 use crate::maintenance::{MaintenanceReport, RetentionPolicy, StorageStats};
@@ -52,6 +54,7 @@ impl Default for PgStoreOptions {
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    learned_p99s: Arc<LearnedP99s>,
 }
 
 /// A database URL with its password replaced, safe to print.
@@ -126,7 +129,7 @@ impl PgStore {
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout)
             .connect_lazy_with(connect);
-        Ok(PgStore { pool })
+        Ok(Self::from_pool(pool))
     }
 
     /// Creates the URL's database when the server answers that it does not exist (connecting to
@@ -166,7 +169,10 @@ impl PgStore {
 
     /// Wraps an existing pool (tests get one per database from `#[sqlx::test]`).
     pub fn from_pool(pool: PgPool) -> Self {
-        PgStore { pool }
+        PgStore {
+            pool,
+            learned_p99s: Arc::default(),
+        }
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -209,6 +215,10 @@ impl Backend for PgStore {
 
     fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    fn learned_p99s(&self) -> &LearnedP99s {
+        &self.learned_p99s
     }
 
     async fn write_runs(

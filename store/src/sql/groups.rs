@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::{Pool, QueryBuilder};
-use tasklens_model::Granularity;
+use tasklens_model::{Granularity, TaskTypeFilter};
 
 use super::{Columns, Dialect, codec};
 use crate::error::StoreError;
@@ -14,12 +14,12 @@ use crate::runs::StoredRun;
 type DbPool<D> = Pool<<D as Dialect>::Db>;
 
 /// The columns [`group`] reads (the state as text, the flag as 0 or 1 on both databases).
-const GROUP_COLUMNS: &str = "id, task_name, error_type, message, traceback, first_seen, \
+const GROUP_COLUMNS: &str = "id, task_name, service, environment, error_type, message, traceback, first_seen, \
      last_seen, total, CAST(state AS text) AS state, \
      CASE WHEN regression THEN 1 ELSE 0 END AS regression, state_changed_at";
 
 /// [`GROUP_COLUMNS`] but the traceback, which only a group's detail shows.
-const LIST_COLUMNS: &str = "id, task_name, error_type, message, CAST(NULL AS text) AS traceback, \
+const LIST_COLUMNS: &str = "id, task_name, service, environment, error_type, message, CAST(NULL AS text) AS traceback, \
      first_seen, last_seen, total, CAST(state AS text) AS state, \
      CASE WHEN regression THEN 1 ELSE 0 END AS regression, state_changed_at";
 
@@ -31,6 +31,8 @@ fn group<D: Dialect>(row: &D::Row) -> Result<ErrorGroup, StoreError> {
     Ok(ErrorGroup {
         id: row.int("id")?,
         task_name: row.text("task_name")?,
+        service: Some(row.text("service")?).filter(|s| !s.is_empty()),
+        environment: Some(row.text("environment")?).filter(|s| !s.is_empty()),
         error_type: row.opt_text("error_type")?,
         message: row.opt_text("message")?,
         traceback: row.opt_text("traceback")?,
@@ -47,21 +49,18 @@ fn group<D: Dialect>(row: &D::Row) -> Result<ErrorGroup, StoreError> {
     })
 }
 
-/// The groups seen since `since` (optionally of one task type), most recently seen first,
+/// The groups seen since `since` of the task types `filter` admits, most recently seen first,
 /// without their tracebacks.
 pub(crate) async fn groups_since<D: Dialect>(
     pool: &DbPool<D>,
     since: DateTime<Utc>,
-    task_name: Option<&str>,
+    filter: &TaskTypeFilter,
 ) -> Result<Vec<ErrorGroup>, StoreError> {
     let mut qb = QueryBuilder::new(format!(
         "SELECT {LIST_COLUMNS} FROM error_groups WHERE last_seen >= "
     ));
     D::push_time(&mut qb, since);
-    if let Some(name) = task_name {
-        qb.push(" AND task_name = ");
-        D::push_text(&mut qb, name);
-    }
+    super::push_rollup_filter::<D>(&mut qb, filter);
     qb.push(" ORDER BY last_seen DESC, id DESC LIMIT ");
     D::push_int(&mut qb, MAX_GROUPS);
     let rows = D::fetch_all(pool, &mut qb).await?;
@@ -69,12 +68,12 @@ pub(crate) async fn groups_since<D: Dialect>(
 }
 
 /// The group rollup rows at `granularity` from the bucket `from` on of the groups seen since
-/// `since` (optionally of one task type): (group id, bucket, failures). One statement whatever
-/// the groups, so it is prepared once.
+/// `since` of the task types `filter` admits: (group id, bucket, failures). One statement
+/// whatever the groups, so it is prepared once.
 pub(crate) async fn window_rollups<D: Dialect>(
     pool: &DbPool<D>,
     since: DateTime<Utc>,
-    task_name: Option<&str>,
+    filter: &TaskTypeFilter,
     granularity: Granularity,
     from: DateTime<Utc>,
 ) -> Result<Vec<(i64, DateTime<Utc>, i64)>, StoreError> {
@@ -83,10 +82,7 @@ pub(crate) async fn window_rollups<D: Dialect>(
          JOIN error_groups g ON g.id = r.group_id WHERE g.last_seen >= ",
     );
     D::push_time(&mut qb, since);
-    if let Some(name) = task_name {
-        qb.push(" AND g.task_name = ");
-        D::push_text(&mut qb, name);
-    }
+    super::push_rollup_filter::<D>(&mut qb, filter);
     qb.push(" AND r.granularity = ");
     D::push_text(&mut qb, granularity.as_str());
     qb.push(D::GRANULARITY_CAST);
@@ -150,18 +146,4 @@ pub(crate) async fn set_group_state<D: Dialect>(
     qb.push(format!(" RETURNING {GROUP_COLUMNS}"));
     let rows = D::fetch_all(pool, &mut qb).await?;
     rows.first().map(group::<D>).transpose()
-}
-
-/// How many runs a history query of one group matches (through the group index).
-pub(crate) async fn history_count<D: Dialect>(
-    pool: &DbPool<D>,
-    query: &crate::query::HistoryQuery,
-) -> Result<i64, StoreError> {
-    let mut qb = QueryBuilder::new("SELECT count(*) AS n FROM task_execution_logs");
-    super::push_history_filters::<D>(&mut qb, query);
-    let rows = D::fetch_all(pool, &mut qb).await?;
-    rows.first()
-        .map(|row| row.int("n"))
-        .transpose()
-        .map(Option::unwrap_or_default)
 }

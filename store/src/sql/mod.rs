@@ -197,8 +197,9 @@ fn push_task_name<'a, D: Dialect>(qb: &mut QueryBuilder<'a, D::Db>, task_name: O
     }
 }
 
-/// ` AND ...`: a task-type filter over rollup rows, where '' stands for a run that did not say.
-fn push_rollup_filter<'a, D: Dialect>(
+/// ` AND ...`: a task-type filter over rollup rows (or error groups), where '' stands for a run
+/// that did not say.
+pub(super) fn push_rollup_filter<'a, D: Dialect>(
     qb: &mut QueryBuilder<'a, D::Db>,
     filter: &'a TaskTypeFilter,
 ) {

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{Pool, QueryBuilder};
 use tasklens_model::{BucketSpan, Contribution, RollupFigures, TaskType, TaskTypeFilter};
 
-use super::{Dialect, codec};
+use super::{Columns, Dialect, codec};
 use crate::core::stuck::InFlightRun;
 use crate::error::StoreError;
 use crate::query::{HistoryQuery, TimeseriesRange};
@@ -45,6 +45,25 @@ pub(crate) async fn history_rows<D: Dialect>(
         D::fetch_all(pool, &mut qb).await?
     };
     rows.iter().map(codec::stored_run::<D>).collect()
+}
+
+/// How many runs a history query matches, counted over the runs themselves: for the queries
+/// whose runs an index finds without a day's rows (one error group's, the unfinished ones).
+pub(crate) async fn history_count<D: Dialect>(
+    pool: &DbPool<D>,
+    query: &HistoryQuery,
+) -> Result<i64, StoreError> {
+    let mut qb = QueryBuilder::new("SELECT count(*) AS n FROM task_execution_logs");
+    super::push_history_filters::<D>(&mut qb, query);
+    let rows = if query.status.is_some_and(|s| !s.is_finished()) {
+        D::fetch_all_in_flight(pool, &mut qb).await?
+    } else {
+        D::fetch_all(pool, &mut qb).await?
+    };
+    rows.first()
+        .map(|row| row.int("n"))
+        .transpose()
+        .map(Option::unwrap_or_default)
 }
 
 pub(crate) async fn in_flight_rows<D: Dialect>(

@@ -17,10 +17,10 @@ use crate::runs::RunChange;
 /// See `postgres/groups.rs`: a delta with a message brings a new failure (latest message,
 /// reopening a resolved group as a regression); `WHERE true`: see `write.rs`.
 const GROUPS_SQL: &str = "\
-INSERT INTO error_groups AS g (fingerprint_version, fingerprint_hash, task_name, error_type,
-    message, traceback, first_seen, last_seen, total, state_changed_at)
+INSERT INTO error_groups AS g (fingerprint_version, fingerprint_hash, task_name, service,
+    environment, error_type, message, traceback, first_seen, last_seen, total, state_changed_at)
 SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5,
-    value ->> 6, value ->> 7, value ->> 8, ?2
+    value ->> 6, value ->> 7, value ->> 8, value ->> 9, value ->> 10, ?2
 FROM json_each(?1) WHERE true
 ON CONFLICT (fingerprint_version, fingerprint_hash) DO UPDATE SET
     total = g.total + excluded.total,
@@ -87,7 +87,9 @@ pub(super) async fn write_groups(
             json!([
                 fp.version,
                 fp.hash,
-                delta.task_name,
+                delta.task_type.task_name,
+                delta.task_type.service,
+                delta.task_type.environment,
                 latest.and_then(|l| l.error_type.as_deref()),
                 latest.and_then(|l| l.message.as_deref()),
                 latest.and_then(|l| l.traceback.as_deref()),

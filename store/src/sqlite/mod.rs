@@ -25,6 +25,7 @@ use tasklens_model::RuleViolation;
 use crate::core::batch::merge_incoming;
 use crate::core::joins::{self, JoinBatch};
 use crate::core::joins_memory::MemoryJoins;
+use crate::core::stuck::LearnedP99s;
 use crate::error::StoreError;
 use crate::live::{LiveSubscription, LocalLiveHub};
 use crate::maintenance::{MaintenanceReport, RetentionPolicy};
@@ -70,6 +71,7 @@ pub struct SqliteStore {
     retention_batch_rows: i64,
     /// What this process remembers of spans for joins (`core/joins.rs`).
     joins: Arc<Mutex<MemoryJoins>>,
+    learned_p99s: Arc<LearnedP99s>,
 }
 
 /// Spans an embedded store remembers for joins (as many as the collector's join caches did).
@@ -115,6 +117,7 @@ impl SqliteStore {
             live: LocalLiveHub::new(options.live_capacity),
             retention_batch_rows: i64::from(options.retention_batch_rows.max(1)),
             joins: Arc::new(Mutex::new(MemoryJoins::new(JOIN_CAPACITY))),
+            learned_p99s: Arc::default(),
         })
     }
 
@@ -134,6 +137,10 @@ impl Backend for SqliteStore {
 
     fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    fn learned_p99s(&self) -> &LearnedP99s {
+        &self.learned_p99s
     }
 
     /// The joins are resolved in this process's memory (one process writes an embedded store),

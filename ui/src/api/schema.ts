@@ -260,6 +260,8 @@ export interface components {
              * @description Failures in the window.
              */
             count: number;
+            /** @description The task type's deployment environment; null where its runs do not say. */
+            environment: string | null;
             error_type: string | null;
             /** Format: date-time */
             first_seen: string;
@@ -273,6 +275,8 @@ export interface components {
             message: string | null;
             /** @description Reopened by a new failure after it was resolved. */
             regression: boolean;
+            /** @description The task type's service (the worker's `service.name`); null where its runs do not say. */
+            service: string | null;
             state: components["schemas"]["GroupState"];
             task_name: string;
             /**
@@ -283,6 +287,8 @@ export interface components {
         };
         /** @description One group, with the newest failure's traceback. */
         ErrorGroupResponse: {
+            /** @description The task type's deployment environment; null where its runs do not say. */
+            environment: string | null;
             error_type: string | null;
             /** Format: date-time */
             first_seen: string;
@@ -294,6 +300,8 @@ export interface components {
             latest_runs: components["schemas"]["HistoryItem"][];
             message: string | null;
             regression: boolean;
+            /** @description The task type's service; null where its runs do not say. */
+            service: string | null;
             state: components["schemas"]["GroupState"];
             /** Format: date-time */
             state_changed_at: string;
@@ -380,6 +388,7 @@ export interface components {
         };
         /** @description The new group, as `GET /api/v1/monitoring/errors/{id}` reads it. */
         NewErrorGroupData: {
+            environment: string | null;
             error_type: string | null;
             /** Format: date-time */
             first_seen: string;
@@ -387,6 +396,8 @@ export interface components {
             id: number;
             /** @description The opening failure's message, cut to 300 bytes. */
             message: string | null;
+            /** @description The group's task type: the run's service and environment (null where it does not say). */
+            service: string | null;
         };
         ResyncData: {
             reason: components["schemas"]["ResyncReason"];
@@ -519,6 +530,10 @@ export interface components {
         StuckCount: {
             /** Format: int64 */
             count: number;
+            /** @description The worker's deployment environment; null where the runs do not say. */
+            environment: string | null;
+            /** @description The worker's `service.name`; null where the runs do not say. */
+            service: string | null;
             task_name: string;
         };
         /**
@@ -530,8 +545,15 @@ export interface components {
             age_ms: number;
             /** Format: int32 */
             attempt: number;
+            /** @description The task type's deployment environment; null where the run does not say. */
+            environment: string | null;
             /** Format: int64 */
             id: number;
+            /**
+             * @description The task type's service (the worker's `service.name`); null where the run does not say
+             *     (a pending run is counted with its task name's only task type, where it has one).
+             */
+            service: string | null;
             /**
              * Format: date-time
              * @description Since when it has been in its status (started, or enqueued).
@@ -698,8 +720,12 @@ export interface operations {
             query?: {
                 /** @description Hours back from now; default 24 */
                 time_window?: number;
-                /** @description Only this task type (no NUL; surrounding whitespace ignored) */
+                /** @description Only this task name (no NUL; surrounding whitespace ignored) */
                 task_name?: string;
+                /** @description Only task types of this service (the worker's `service.name`; no NUL; trimmed) */
+                service?: string;
+                /** @description Only task types of this deployment environment (no NUL; trimmed) */
+                environment?: string;
             };
             header?: never;
             path?: never;
@@ -872,9 +898,9 @@ export interface operations {
             query?: {
                 /** @description Only this task name (no NUL; surrounding whitespace ignored) */
                 task_name?: string;
-                /** @description Only runs of this service (`service.name` of the worker) */
+                /** @description Only task types of this service (the worker's `service.name`; no NUL; trimmed) */
                 service?: string;
-                /** @description Only runs of this deployment environment */
+                /** @description Only task types of this deployment environment (no NUL; trimmed) */
                 environment?: string;
                 /** @description Only runs in this status */
                 status?: components["schemas"]["RunStatus"];
@@ -942,9 +968,9 @@ export interface operations {
                 time_window?: number;
                 /** @description Only this task name (no NUL; surrounding whitespace ignored) */
                 task_name?: string;
-                /** @description Only this service (`service.name` of the worker) */
+                /** @description Only task types of this service (the worker's `service.name`; no NUL; trimmed) */
                 service?: string;
-                /** @description Only this deployment environment */
+                /** @description Only task types of this deployment environment (no NUL; trimmed) */
                 environment?: string;
             };
             header?: never;
@@ -994,8 +1020,12 @@ export interface operations {
     stuck: {
         parameters: {
             query?: {
-                /** @description Only this task type (no NUL; surrounding whitespace ignored) */
+                /** @description Only this task name (no NUL; surrounding whitespace ignored) */
                 task_name?: string;
+                /** @description Only task types of this service (the worker's `service.name`; no NUL; trimmed) */
+                service?: string;
+                /** @description Only task types of this deployment environment (no NUL; trimmed) */
+                environment?: string;
                 /** @description Runs listed, oldest first (default 100); `total` and `by_task` count all */
                 limit?: number;
             };
@@ -1046,9 +1076,9 @@ export interface operations {
     task_names: {
         parameters: {
             query?: {
-                /** @description Only the task types of this service */
+                /** @description Only task types of this service (the worker's `service.name`; no NUL; trimmed) */
                 service?: string;
-                /** @description Only the task types of this deployment environment */
+                /** @description Only task types of this deployment environment (no NUL; trimmed) */
                 environment?: string;
             };
             header?: never;
@@ -1161,9 +1191,9 @@ export interface operations {
                 time_window?: number;
                 /** @description Only this task name (no NUL; surrounding whitespace ignored) */
                 task_name?: string;
-                /** @description Only this service (`service.name` of the worker) */
+                /** @description Only task types of this service (the worker's `service.name`; no NUL; trimmed) */
                 service?: string;
-                /** @description Only this deployment environment */
+                /** @description Only task types of this deployment environment (no NUL; trimmed) */
                 environment?: string;
             };
             header?: never;

@@ -33,7 +33,7 @@ pub(super) struct Failure {
 impl Failure {
     pub fn fingerprint(&self) -> Fingerprint {
         fingerprint(
-            &self.task,
+            &crate::TaskType::new(&self.task, None, None),
             self.error_type.as_deref(),
             self.message.as_deref(),
             self.traceback.as_deref(),

@@ -315,7 +315,7 @@ fn without_an_in_app_frame_type_message_and_causes_decide() {
     assert_eq!(
         reason.fingerprint(),
         fingerprint(
-            "unknown_job",
+            &crate::TaskType::new("unknown_job", None, None),
             None,
             Some("unknown job unknown_job (id 99)"),
             None

@@ -27,7 +27,7 @@ fn a_live_rust_backtrace_is_grouped_by_its_in_app_frames() {
     // Backtraces taken here, in the format the instrumentation reports them in.
     let group = |traceback: &str| {
         fingerprint(
-            "score_message",
+            &TaskType::new("score_message", None, None),
             Some("app::Error"),
             Some("cannot score"),
             Some(traceback),
@@ -52,23 +52,41 @@ fn a_live_rust_backtrace_is_grouped_by_its_in_app_frames() {
 #[test]
 fn the_version_is_stored_with_a_stable_hash() {
     let failure = fingerprint(
-        "score_message",
+        &TaskType::new("score_message", Some("scoring"), Some("production")),
         Some("ValueError"),
         Some("message -1 not found"),
         None,
     );
     assert_eq!(failure.version, FINGERPRINT_VERSION);
-    assert_eq!(FINGERPRINT_VERSION, 2);
+    assert_eq!(FINGERPRINT_VERSION, 3);
     // SHA-256 of the documented bytes (Python's hashlib over the same bytes gives the same), on
     // every platform and Rust version. A change here moves every group, and needs a new
     // FINGERPRINT_VERSION.
-    assert_eq!(failure.hash, "f84271a38363bf4d9485b464ec36b771");
-    assert_eq!(failure.to_string(), format!("v2:{}", failure.hash));
+    assert_eq!(failure.hash, "61b30d1a3971eedfcb211d97b3c337ed");
+    assert_eq!(failure.to_string(), format!("v3:{}", failure.hash));
     // the fields are length-prefixed: moving text from one field to the next is another group
+    let untyped = |name: &str| TaskType::new(name, None, None);
     assert_ne!(
-        fingerprint("a", Some("b c"), None, None),
-        fingerprint("a b", Some("c"), None, None)
+        fingerprint(&untyped("a"), Some("b c"), None, None),
+        fingerprint(&untyped("a b"), Some("c"), None, None)
     );
+}
+
+#[test]
+fn one_failure_in_two_services_or_environments_is_two_groups() {
+    let group = |service: Option<&str>, environment: Option<&str>| {
+        fingerprint(
+            &TaskType::new("send_email", service, environment),
+            Some("SMTPServerDisconnected"),
+            Some("Connection unexpectedly closed"),
+            None,
+        )
+    };
+    let billing = group(Some("billing"), Some("production"));
+    assert_ne!(billing, group(Some("signup"), Some("production")));
+    assert_ne!(billing, group(Some("billing"), Some("staging")));
+    assert_ne!(billing, group(None, Some("production")));
+    assert_eq!(billing, group(Some("billing"), Some("production")));
 }
 
 #[test]
