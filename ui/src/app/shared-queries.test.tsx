@@ -8,8 +8,16 @@ import { errorGroupItem, errorsPage, installFakeApi } from '../testing/fake-api'
 import { renderWithProviders } from '../testing/render';
 
 describe('the Problems section and the health cards', () => {
-  it('share one request for the error groups and one for the stuck runs', async () => {
-    window.history.replaceState(null, '', '/monitoring?window=1');
+  it.each([
+    ['no filter', '/monitoring?window=1', { time_window: '1' }, {}],
+    [
+      'a service filter',
+      '/monitoring?window=1&service=billing&environment=prod',
+      { time_window: '1', service: 'billing', environment: 'prod' },
+      { service: 'billing', environment: 'prod' },
+    ],
+  ])('share one request for the error groups and one for the stuck runs (%s)', async (_case, url, errorsParams, stuckParams) => {
+    window.history.replaceState(null, '', url);
     const api = installFakeApi({
       '/api/v1/monitoring/metrics': () => ({
         time_window_hours: 1,
@@ -39,7 +47,8 @@ describe('the Problems section and the health cards', () => {
     await screen.findByRole('table', { name: 'Error groups' });
     await screen.findByText(/No stuck runs/);
     expect(api.calls('/api/v1/monitoring/errors')).toHaveLength(1);
-    expect(api.calls('/api/v1/monitoring/errors')[0]?.searchParams.get('time_window')).toBe('1');
+    expect(Object.fromEntries(api.calls('/api/v1/monitoring/errors')[0]!.searchParams)).toEqual(errorsParams);
     expect(api.calls('/api/v1/monitoring/stuck')).toHaveLength(1);
+    expect(Object.fromEntries(api.calls('/api/v1/monitoring/stuck')[0]!.searchParams)).toEqual(stuckParams);
   });
 });

@@ -34,10 +34,12 @@ export const queryKeys = {
   run: (id: number) => ['run', id] as const,
   taskNamesAll: ['task-names'] as const,
   taskNames: (scope: ServiceFilter) => ['task-names', scopeOf(scope)] as const,
-  stuck: ['stuck'] as const,
+  stuckAll: ['stuck'] as const,
+  stuck: (scope: ServiceFilter) => ['stuck', scopeOf(scope)] as const,
   // The group lists and the groups share a prefix: one invalidation refreshes both.
   errorsAll: ['errors'] as const,
-  errors: (windowHours: number, taskName: string | null) => ['errors', 'list', windowHours, taskName] as const,
+  errors: (windowHours: number, taskName: string | null, scope: ServiceFilter) =>
+    ['errors', 'list', windowHours, taskName, scopeOf(scope)] as const,
   errorGroup: (id: number) => ['errors', 'group', id] as const,
   liveFeedAll: ['live-feed'] as const,
   liveFeed: (filter: FeedFilter) => ['live-feed', filter] as const,

@@ -47,6 +47,8 @@ export function errorGroupItem(overrides: Partial<ErrorGroupItem> = {}): ErrorGr
   return {
     id: 12,
     task_name: 'send_email',
+    service: null,
+    environment: null,
     error_type: 'ValueError',
     message: 'bad address',
     count: 3,

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { TaskMetrics } from '../../lib/api-types';
-import { summarizeCard, throughputSeries } from './card-math';
+import type { StuckCount, TaskMetrics } from '../../lib/api-types';
+import { errorGroupItem } from '../../testing/fake-api';
+import { problemCounts, problemsOf, summarizeCard, throughputSeries } from './card-math';
 
 const metrics = (overrides: Partial<TaskMetrics> = {}): TaskMetrics => ({
   task_name: 'extract_knowledge_from_messages',
@@ -88,5 +89,36 @@ describe('throughputSeries', () => {
       3600,
     );
     expect(series).toEqual([3, 0, 4, 0]);
+  });
+});
+
+describe('problemCounts', () => {
+  const type = (task_name: string, service: string | null = null, environment: string | null = null) => ({ task_name, service, environment });
+
+  it('counts open groups and stuck runs per task type, a null service or environment being its own', () => {
+    const counts = problemCounts(
+      [
+        errorGroupItem({ id: 1, ...type('a', 'billing', 'prod') }),
+        errorGroupItem({ id: 2, ...type('a', 'billing', 'prod') }),
+        errorGroupItem({ id: 3, ...type('a', 'shipping', 'prod') }),
+        errorGroupItem({ id: 4, ...type('a', 'shipping', 'prod'), state: 'resolved' }),
+        errorGroupItem({ id: 5, ...type('a') }),
+      ],
+      [
+        { ...type('a', 'shipping', 'prod'), count: 4 },
+        { ...type('a', null, 'prod'), count: 1 },
+      ],
+    );
+    expect(problemsOf(counts, type('a', 'billing', 'prod'))).toEqual({ openGroups: 2, stuckRuns: 0 });
+    expect(problemsOf(counts, type('a', 'shipping', 'prod'))).toEqual({ openGroups: 1, stuckRuns: 4 });
+    expect(problemsOf(counts, type('a'))).toEqual({ openGroups: 1, stuckRuns: 0 });
+    expect(problemsOf(counts, type('a', null, 'prod'))).toEqual({ openGroups: 0, stuckRuns: 1 });
+    expect(problemsOf(counts, type('b', 'billing', 'prod'))).toEqual({ openGroups: 0, stuckRuns: 0 });
+  });
+
+  it('knows nothing of a list not loaded, and takes a missing field (an older API) as null', () => {
+    expect(problemsOf(problemCounts(undefined, undefined), type('a'))).toEqual({ openGroups: null, stuckRuns: null });
+    const older = [{ task_name: 'a', count: 2 }] as unknown as StuckCount[];
+    expect(problemsOf(problemCounts([], older), type('a'))).toEqual({ openGroups: 0, stuckRuns: 2 });
   });
 });

@@ -1,7 +1,7 @@
 // The arithmetic behind a health card, apart from rendering.
 import type { ErrorGroupItem, StuckCount, TaskMetrics, TimeseriesPoint } from '../../lib/api-types';
 import { formatCount, formatDuration, formatPercent } from '../../lib/format';
-import { sameTaskType, type TaskType } from '../../lib/task-types';
+import { sameTaskType, taskTypeKey, type TaskType } from '../../lib/task-types';
 
 export interface CardSummary {
   total: string;
@@ -63,8 +63,8 @@ export function throughputSeries(
 }
 
 /**
- * Per task name (the errors and stuck answers do not tell services apart): its open error groups
- * of the window and its stuck runs (absent: none).
+ * Per task type (by `taskTypeKey`: name, service and environment, a null one being its own
+ * "unknown"): its open error groups of the window and its stuck runs (absent: none).
  */
 export interface ProblemCounts {
   openGroups: ReadonlyMap<string, number> | null;
@@ -73,19 +73,35 @@ export interface ProblemCounts {
 
 /**
  * Null for a list not (yet) loaded: the card then says nothing rather than a wrong 0. Stuck runs
- * are counted by the API (`by_task`), which lists only the oldest of them.
+ * are counted by the API (`by_task`, one entry per task type), which lists only the oldest of them.
  */
 export function problemCounts(
   groups: readonly ErrorGroupItem[] | undefined,
   stuck: readonly StuckCount[] | undefined,
 ): ProblemCounts {
-  const countBy = <T,>(items: readonly T[], key: (item: T) => string) => {
-    const counts = new Map<string, number>();
-    for (const item of items) counts.set(key(item), (counts.get(key(item)) ?? 0) + 1);
-    return counts;
-  };
+  const add = (counts: Map<string, number>, type: TaskType, count: number) =>
+    counts.set(taskTypeKey(type), (counts.get(taskTypeKey(type)) ?? 0) + count);
+  let openGroups: Map<string, number> | null = null;
+  if (groups) {
+    openGroups = new Map();
+    for (const group of groups) if (group.state === 'open') add(openGroups, group, 1);
+  }
+  let stuckRuns: Map<string, number> | null = null;
+  if (stuck) {
+    stuckRuns = new Map();
+    for (const count of stuck) add(stuckRuns, count, count.count);
+  }
+  return { openGroups, stuckRuns };
+}
+
+/** One card's counts: null when the list is not known, else 0 when the type has none. */
+export function problemsOf(
+  counts: ProblemCounts,
+  type: TaskType,
+): { openGroups: number | null; stuckRuns: number | null } {
+  const key = taskTypeKey(type);
   return {
-    openGroups: groups ? countBy(groups.filter((g) => g.state === 'open'), (g) => g.task_name) : null,
-    stuckRuns: stuck ? new Map(stuck.map((c) => [c.task_name, c.count])) : null,
+    openGroups: counts.openGroups ? (counts.openGroups.get(key) ?? 0) : null,
+    stuckRuns: counts.stuckRuns ? (counts.stuckRuns.get(key) ?? 0) : null,
   };
 }

@@ -11,16 +11,13 @@ export function HealthCard({
   throughput,
   openGroups = null,
   stuckRuns = null,
-  problemsOfName = false,
 }: {
   metrics: TaskMetrics;
   label: TaskTypeLabel;
   throughput: readonly number[];
-  /** Null while (or when) the errors or stuck list is unknown: nothing is said. */
+  /** The task type's; null while (or when) the errors or stuck list is unknown: nothing is said. */
   openGroups?: number | null;
   stuckRuns?: number | null;
-  /** The problem counts are the task name's, over every service: said so, not to mislead. */
-  problemsOfName?: boolean;
 }) {
   const card = summarizeCard(metrics);
   const finished = throughput.reduce((sum, v) => sum + v, 0);
@@ -66,10 +63,7 @@ export function HealthCard({
         </div>
       </dl>
       {(openGroups !== null || stuckRuns !== null) && (
-        <p
-          className="card-problems"
-          title={problemsOfName ? `Counted for ${label.name} in every service and environment` : undefined}
-        >
+        <p className="card-problems">
           {openGroups !== null && (
             <span data-testid="open-groups" className={openGroups > 0 ? 'problem-some' : undefined}>
               {plural(openGroups, 'open error group')}
@@ -80,7 +74,6 @@ export function HealthCard({
               {plural(stuckRuns, 'stuck run')}
             </span>
           )}
-          {problemsOfName && <span data-testid="problems-scope">all services</span>}
         </p>
       )}
       <Sparkline values={throughput} label={`${finished} finished runs over the window`} />

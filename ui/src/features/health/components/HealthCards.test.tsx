@@ -1,12 +1,13 @@
-import { screen, within } from '@testing-library/react';
+import { act, screen, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { describe, expect, it, vi } from 'vitest';
+import { setServiceFilter } from '../../../lib/service-filter';
 import { errorGroupItem, errorsPage, installFakeApi, metricsItem } from '../../../testing/fake-api';
 import { renderWithProviders } from '../../../testing/render';
 import { HealthCards } from './HealthCards';
 
-const stuckRun = (id: number, task_name: string) => ({
-  id, task_name, task_id: `t-${id}`, attempt: 0, source: 'tasklens', status: 'running',
+const stuckRun = (id: number, task_name: string, service: string | null = null, environment: string | null = null) => ({
+  id, task_name, service, environment, task_id: `t-${id}`, attempt: 0, source: 'tasklens', status: 'running',
   since: '2026-11-28T11:20:00Z', age_ms: 2_400_000, threshold_ms: 300_000, threshold_source: 'floor',
 });
 
@@ -74,7 +75,7 @@ describe('HealthCards', () => {
       '/api/v1/monitoring/stuck': () => ({
         generated_at: '2026-11-28T12:00:00Z',
         total: 1,
-        by_task: [{ task_name: 'score_message', count: 1 }],
+        by_task: [{ task_name: 'score_message', service: null, environment: null, count: 1 }],
         runs: [stuckRun(7, 'score_message')],
       }),
     });
@@ -87,6 +88,55 @@ describe('HealthCards', () => {
     expect(within(score).getByTestId('stuck-runs')).toHaveTextContent('1 stuck run');
     // The page's window, with no task filter: the same question as the error groups panel's.
     expect(Object.fromEntries(api.calls('/api/v1/monitoring/errors')[0]!.searchParams)).toEqual({ time_window: '24' });
+    expect(Object.fromEntries(api.calls('/api/v1/monitoring/stuck')[0]!.searchParams)).toEqual({});
+  });
+
+  it('counts problems per task type: one task name in two services has two counts', async () => {
+    const where = (service: string | null, environment: string | null = 'prod') => ({ service, environment });
+    installFakeApi({
+      '/api/v1/monitoring/metrics': () => ({
+        time_window_hours: 24,
+        generated_at: '2026-11-28T12:00:00Z',
+        metrics: [
+          metricsItem('send_email', where('billing')),
+          metricsItem('send_email', where('shipping')),
+          // Runs that did not say their service: a task type of its own, not a wildcard.
+          metricsItem('send_email', where(null)),
+          metricsItem('score_message', where('billing')),
+        ],
+      }),
+      '/api/v1/monitoring/timeseries': () => timeseries,
+      '/api/v1/monitoring/errors': () =>
+        errorsPage([
+          errorGroupItem({ id: 1, task_name: 'send_email', ...where('billing') }),
+          errorGroupItem({ id: 2, task_name: 'send_email', ...where('billing'), error_type: 'KeyError' }),
+          errorGroupItem({ id: 3, task_name: 'send_email', ...where('shipping') }),
+          errorGroupItem({ id: 4, task_name: 'send_email', ...where(null) }),
+          // Same name and service, another environment: no card of this page.
+          errorGroupItem({ id: 5, task_name: 'send_email', ...where('billing', 'staging') }),
+          errorGroupItem({ id: 6, task_name: 'score_message', ...where('shipping') }),
+        ]),
+      '/api/v1/monitoring/stuck': () => ({
+        generated_at: '2026-11-28T12:00:00Z',
+        total: 4,
+        by_task: [
+          { task_name: 'send_email', ...where('shipping'), count: 3 },
+          { task_name: 'send_email', ...where('billing', 'staging'), count: 1 },
+        ],
+        runs: [stuckRun(7, 'send_email', 'shipping', 'prod')],
+      }),
+    });
+    renderWithProviders(<HealthCards />);
+    const card = async (name: string) => {
+      const found = await screen.findByRole('article', { name: `Health of ${name}` });
+      await within(found).findByTestId('stuck-runs');
+      return [within(found).getByTestId('open-groups').textContent, within(found).getByTestId('stuck-runs').textContent];
+    };
+    expect(await card('send_email (billing)')).toEqual(['2 open error groups', '0 stuck runs']);
+    expect(await card('send_email (shipping)')).toEqual(['1 open error group', '3 stuck runs']);
+    expect(await card('send_email (no service)')).toEqual(['1 open error group', '0 stuck runs']);
+    expect(await card('score_message')).toEqual(['0 open error groups', '0 stuck runs']);
+    expect(screen.queryByTestId('problems-scope')).toBeNull();
   });
 
   it('shows the service on the cards of a task name present in two services, with their own sparklines', async () => {
@@ -138,20 +188,71 @@ describe('HealthCards', () => {
     expect(screen.queryByText(/billing|shipping/)).toBeNull();
   });
 
-  it('asks for the scope in the URL, and says that problems are counted over every service', async () => {
+  it("asks for the scope in the URL, problems included, and counts the scope's problems", async () => {
     window.history.replaceState(null, '', '/monitoring?service=billing&environment=prod');
+    const billing = { service: 'billing', environment: 'prod' };
     const api = installFakeApi({
-      '/api/v1/monitoring/metrics': () => ({ time_window_hours: 24, generated_at: '2026-11-28T12:00:00Z', metrics: [metricsItem('a', { service: 'billing', environment: 'prod' })] }),
+      '/api/v1/monitoring/metrics': () => ({ time_window_hours: 24, generated_at: '2026-11-28T12:00:00Z', metrics: [metricsItem('a', billing)] }),
       '/api/v1/monitoring/timeseries': () => timeseries,
-      '/api/v1/monitoring/errors': () => errorsPage([errorGroupItem({ task_name: 'a' })]),
+      '/api/v1/monitoring/errors': () => errorsPage([errorGroupItem({ task_name: 'a', ...billing })]),
+      '/api/v1/monitoring/stuck': () => ({
+        generated_at: '2026-11-28T12:00:00Z',
+        total: 2,
+        by_task: [{ task_name: 'a', ...billing, count: 2 }],
+        runs: [stuckRun(1, 'a', 'billing', 'prod'), stuckRun(2, 'a', 'billing', 'prod')],
+      }),
     });
     renderWithProviders(<HealthCards />);
     const card = await screen.findByRole('article', { name: 'Health of a' });
     expect(await within(card).findByTestId('open-groups')).toHaveTextContent('1 open error group');
-    expect(within(card).getByTestId('problems-scope')).toHaveTextContent('all services');
-    for (const path of ['/api/v1/monitoring/metrics', '/api/v1/monitoring/timeseries']) {
+    expect(await within(card).findByTestId('stuck-runs')).toHaveTextContent('2 stuck runs');
+    // The counts are this card's task type's: nothing to warn about.
+    expect(within(card).queryByTestId('problems-scope')).toBeNull();
+    expect(within(card).queryByText(/all services/)).toBeNull();
+    for (const path of ['/api/v1/monitoring/metrics', '/api/v1/monitoring/timeseries', '/api/v1/monitoring/errors']) {
       expect(Object.fromEntries(api.calls(path)[0]!.searchParams)).toEqual({ time_window: '24', service: 'billing', environment: 'prod' });
     }
+    expect(Object.fromEntries(api.calls('/api/v1/monitoring/stuck')[0]!.searchParams)).toEqual({ service: 'billing', environment: 'prod' });
+  });
+
+  it("says nothing of problems while their list is still the previous scope's", async () => {
+    window.history.replaceState(null, '', '/monitoring?service=billing');
+    let release: (() => void) | null = null;
+    const held = (body: unknown) => {
+      const stream = new ReadableStream<Uint8Array>({
+        start(controller) {
+          release = () => {
+            controller.enqueue(new TextEncoder().encode(JSON.stringify(body)));
+            controller.close();
+          };
+        },
+      });
+      return new Response(stream, { status: 200, headers: { 'content-type': 'application/json' } });
+    };
+    installFakeApi({
+      '/api/v1/monitoring/metrics': (url) => ({
+        time_window_hours: 24,
+        generated_at: '2026-11-28T12:00:00Z',
+        metrics: [metricsItem('a', { service: url.searchParams.get('service') })],
+      }),
+      '/api/v1/monitoring/timeseries': () => timeseries,
+      '/api/v1/monitoring/errors': (url) => {
+        const page = errorsPage([errorGroupItem({ task_name: 'a', service: url.searchParams.get('service') })]);
+        return url.searchParams.get('service') === 'shipping' ? held(page) : page;
+      },
+    });
+    renderWithProviders(<HealthCards />);
+    const billing = await screen.findByRole('article', { name: 'Health of a' });
+    expect(await within(billing).findByTestId('open-groups')).toHaveTextContent('1 open error group');
+
+    act(() => setServiceFilter({ service: 'shipping' }));
+    await vi.waitFor(() => expect(release).not.toBeNull());
+    // The new scope's card is there; billing's groups would say "0 open error groups" of it.
+    await vi.waitFor(() => expect(screen.getByRole('article', { name: 'Health of a' })).not.toBe(billing));
+    const shipping = screen.getByRole('article', { name: 'Health of a' });
+    expect(within(shipping).queryByTestId('open-groups')).toBeNull();
+    act(() => release!());
+    expect(await within(shipping).findByTestId('open-groups')).toHaveTextContent('1 open error group');
   });
 
   it('says nothing of problems it could not load', async () => {

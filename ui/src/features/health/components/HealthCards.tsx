@@ -1,12 +1,12 @@
 import { Empty, LoadError, Loading } from '../../../components/QueryStatus';
 import { useErrors, useStuck } from '../../../lib/problem-queries';
-import { hasServiceFilter, useServiceFilter } from '../../../lib/service-filter';
+import { useServiceFilter } from '../../../lib/service-filter';
 import { taskTypeKey, taskTypeLabeler } from '../../../lib/task-types';
 import { TIME_WINDOWS, parseWindowHours } from '../../../lib/time-windows';
 import { updateSearch, useSearch } from '../../../lib/url-state';
 import { useMetrics } from '../api/get-metrics';
 import { useThroughput } from '../api/get-throughput';
-import { problemCounts, throughputSeries } from '../card-math';
+import { problemCounts, problemsOf, throughputSeries } from '../card-math';
 import { HealthCard } from './HealthCard';
 
 export function WindowSelector({ value }: { value: number }) {
@@ -31,9 +31,9 @@ export function HealthCards() {
   const scope = useServiceFilter();
   const metrics = useMetrics(windowHours, scope);
   const throughput = useThroughput(windowHours, scope);
-  // The Problems section's queries: shared, not fetched a second time.
-  const errors = useErrors(windowHours);
-  const stuck = useStuck();
+  // The Problems section's queries (same window and scope): shared, not fetched a second time.
+  const errors = useErrors(windowHours, scope);
+  const stuck = useStuck(scope);
   const label = TIME_WINDOWS.find((w) => w.hours === windowHours)?.label ?? `${windowHours} h`;
 
   let body;
@@ -44,24 +44,26 @@ export function HealthCards() {
     body = <Empty>No runs in the last {label}. Cards appear as soon as runs are recorded.</Empty>;
   else {
     const series = throughput.data;
-    const problems = problemCounts(errors.data?.groups, stuck.data?.by_task);
+    // Each query keeps its previous answer while the window or the scope changes. A list still
+    // of the previous scope or window under cards of the new one would count wrong (a 0 for a
+    // type it did not cover): it says nothing until its own answer comes.
+    const current = <T,>(query: { data: T | undefined; isPlaceholderData: boolean }) =>
+      query.isPlaceholderData && !metrics.isPlaceholderData ? undefined : query.data;
+    const problems = problemCounts(current(errors)?.groups, current(stuck)?.by_task);
     const labelOf = taskTypeLabeler(metrics.data.metrics);
-    // Problems are counted per task name: a card of a narrowed scope, or one of several cards of
-    // the same name, may count other services' problems.
-    const filtered = hasServiceFilter(scope);
     body = (
       <div className="cards" aria-busy={metrics.isFetching}>
         {metrics.data.metrics.map((m) => {
-          const label = labelOf(m);
+          // A card's problems are its task type's: same name, service and environment.
+          const { openGroups, stuckRuns } = problemsOf(problems, m);
           return (
             <HealthCard
               key={taskTypeKey(m)}
               metrics={m}
-              label={label}
+              label={labelOf(m)}
               throughput={series ? throughputSeries(series.points, m, series.start, series.end, series.bucket_seconds) : []}
-              openGroups={problems.openGroups ? (problems.openGroups.get(m.task_name) ?? 0) : null}
-              stuckRuns={problems.stuckRuns ? (problems.stuckRuns.get(m.task_name) ?? 0) : null}
-              problemsOfName={filtered || label.qualifier !== null}
+              openGroups={openGroups}
+              stuckRuns={stuckRuns}
             />
           );
         })}

@@ -110,7 +110,7 @@ describe('connectLiveSync and the error groups', () => {
     const socket = fakeSocket();
     const disconnect = connectLiveSync(queryClient, socket);
     // Observed, as by the mounted panel.
-    const observer = new QueryObserver(queryClient, errorsQueryOptions(24));
+    const observer = new QueryObserver(queryClient, errorsQueryOptions(24, { service: null, environment: null }));
     const unsubscribe = observer.subscribe(() => undefined);
     await vi.waitFor(() => expect(observer.getCurrentResult().isSuccess).toBe(true));
     socket.start();
@@ -131,7 +131,7 @@ describe('connectLiveSync and the error groups', () => {
     type: 'error_group_created',
     task_name: 'send_email',
     timestamp: '2026-11-28T12:00:00Z',
-    data: { id: 2, error_type: 'ValueError', message: 'bad address', first_seen: '2026-11-28T12:00:00Z' },
+    data: { id: 2, error_type: 'ValueError', message: 'bad address', first_seen: '2026-11-28T12:00:00Z', service: null, environment: null },
   };
 
   it('refetches the groups when a new group is created, so it shows up marked new', async () => {

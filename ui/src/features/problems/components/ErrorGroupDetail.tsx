@@ -1,8 +1,10 @@
 import type { ReactNode } from 'react';
 import { Sparkline } from '../../../components/Sparkline';
 import { StatusBadge } from '../../../components/StatusBadge';
+import { TaskTypeName } from '../../../components/TaskTypeName';
 import type { ErrorGroupDetail as Group, ErrorGroupItem, HistoryItem } from '../../../lib/api-types';
-import { formatCount, formatDuration, formatTime } from '../../../lib/format';
+import { NONE, formatCount, formatDuration, formatTime } from '../../../lib/format';
+import type { TaskTypeLabel } from '../../../lib/task-types';
 import { windowLabel } from '../../../lib/time-windows';
 import { hrefWithSearch, updateSearch } from '../../../lib/url-state';
 import { historyOfGroup } from '../group-url';
@@ -10,15 +12,31 @@ import { GroupMarkers, GroupStateBadge } from './GroupBadges';
 import { GroupStateActions } from './GroupStateActions';
 
 /**
- * One error group: its figures, failures over the window (from the list's item, when the group
- * was seen in the window), state actions, traceback and latest runs. Task data is text only.
+ * One error group (of one task type: its name, service and environment): its figures, failures
+ * over the window (from the list's item, when the group was seen in the window), state actions,
+ * traceback and latest runs. Task data is text only.
  */
-export function ErrorGroupDetail({ group, item, windowHours }: { group: Group; item: ErrorGroupItem | null; windowHours: number }) {
+export function ErrorGroupDetail({
+  group,
+  label: taskType,
+  item,
+  windowHours,
+}: {
+  group: Group;
+  /** The task type's label among the listed groups (its service when the name is shared). */
+  label: TaskTypeLabel;
+  item: ErrorGroupItem | null;
+  windowHours: number;
+}) {
   const label = windowLabel(windowHours);
   return (
     <div className="run-detail">
       <dl className="detail-grid">
-        <Row term="Task">{group.task_name}</Row>
+        <Row term="Task">
+          <TaskTypeName label={taskType} />
+        </Row>
+        <Row term="Service">{group.service ?? NONE}</Row>
+        <Row term="Environment">{group.environment ?? NONE}</Row>
         <Row term="State">
           <GroupStateBadge state={group.state} /> <GroupMarkers isNew={item?.is_new ?? false} regression={group.regression} />
         </Row>

@@ -15,6 +15,8 @@ function group(overrides: Partial<ErrorGroupDetail> = {}): ErrorGroupDetail {
   return {
     id: 12,
     task_name: 'send_email',
+    service: null,
+    environment: null,
     error_type: 'ValueError',
     message: 'bad address',
     traceback: TRACEBACK,
@@ -125,6 +127,39 @@ describe('ErrorGroupDrawer', () => {
     expect(screen.getByRole('button', { name: /Close the error group/ })).toHaveFocus();
     await user.keyboard('{Escape}');
     expect(window.location.search).toBe('');
+  });
+
+  it("shows the group's service beside its name when the listed groups share the name, and asks for the page's scope", async () => {
+    window.history.replaceState(null, '', '/monitoring?group=12&environment=prod');
+    const api = installFakeApi({
+      [ERRORS]: () =>
+        errorsPage([
+          errorGroupItem({ id: 12, service: 'shipping', environment: 'prod' }),
+          errorGroupItem({ id: 13, service: 'billing', environment: 'prod' }),
+        ]),
+      [GROUP]: () => group({ service: 'shipping', environment: 'prod' }),
+    });
+    renderWithProviders(<ErrorGroupDrawer />);
+    const drawer = await screen.findByRole('dialog', { name: 'ValueError in send_email (shipping)' });
+    expect(within(drawer).getByTestId('task-type-qualifier')).toHaveTextContent('shipping');
+    expect(within(drawer).getByText('Service').nextElementSibling).toHaveTextContent('shipping');
+    expect(within(drawer).getByText('Environment').nextElementSibling).toHaveTextContent('prod');
+    // The panel's list of the same window and scope: the item's failures come from it.
+    expect(Object.fromEntries(api.calls(ERRORS)[0]!.searchParams)).toEqual({ time_window: '24', environment: 'prod' });
+  });
+
+  it('keeps the name bare when no other listed group shares it', async () => {
+    window.history.replaceState(null, '', '/monitoring?group=12');
+    installFakeApi({
+      [ERRORS]: () => errorsPage([errorGroupItem({ id: 12, service: 'billing' }), errorGroupItem({ id: 14, task_name: 'score_message', service: 'shipping' })]),
+      [GROUP]: () => group({ service: 'billing' }),
+    });
+    renderWithProviders(<ErrorGroupDrawer />);
+    const drawer = await screen.findByRole('dialog', { name: 'ValueError in send_email' });
+    await within(drawer).findByRole('img', { name: '3 failures over the last 24 h' });
+    expect(within(drawer).queryByTestId('task-type-qualifier')).toBeNull();
+    expect(within(drawer).getByText('Service').nextElementSibling).toHaveTextContent('billing');
+    expect(within(drawer).getByText('Environment').nextElementSibling).toHaveTextContent('–');
   });
 
   it('says when the group does not exist', async () => {

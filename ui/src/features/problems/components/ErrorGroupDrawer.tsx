@@ -2,6 +2,8 @@ import { Drawer } from '../../../components/Drawer';
 import { LoadError, Loading } from '../../../components/QueryStatus';
 import { ApiError } from '../../../lib/api-client';
 import { useErrors } from '../../../lib/problem-queries';
+import { useServiceFilter } from '../../../lib/service-filter';
+import { taskTypeLabeler } from '../../../lib/task-types';
 import { parseWindowHours } from '../../../lib/time-windows';
 import { updateSearch, useSearch } from '../../../lib/url-state';
 import { useErrorGroup } from '../api/get-error-group';
@@ -24,11 +26,14 @@ export function ErrorGroupDrawer() {
 function GroupDrawer({ id, windowHours }: { id: number; windowHours: number }) {
   const query = useErrorGroup(id);
   // The failures per bucket come with the list (the same query as the panel's, not refetched).
-  const item = useErrors(windowHours).data?.groups.find((g) => g.id === id) ?? null;
+  const groups = useErrors(windowHours, useServiceFilter()).data?.groups ?? [];
+  const item = groups.find((g) => g.id === id) ?? null;
   const group = query.data;
+  // Labelled among the panel's groups: its service shows when the list's row shows it.
+  const labelOf = taskTypeLabeler(group ? [group, ...groups] : groups);
   return (
     <Drawer
-      title={group ? `${errorTypeOf(group.error_type)} in ${group.task_name}` : `Error group ${id}`}
+      title={group ? `${errorTypeOf(group.error_type)} in ${labelOf(group).text}` : `Error group ${id}`}
       sub={`error group #${id}`}
       closeLabel="Close the error group (Escape)"
       onClose={() => updateSearch(closeGroup)}
@@ -43,7 +48,7 @@ function GroupDrawer({ id, windowHours }: { id: number; windowHours: number }) {
           <LoadError what={`error group ${id}`} error={query.error} onRetry={() => void query.refetch()} />
         )
       ) : (
-        <ErrorGroupDetail group={query.data} item={item} windowHours={windowHours} />
+        <ErrorGroupDetail group={query.data} label={labelOf(query.data)} item={item} windowHours={windowHours} />
       )}
     </Drawer>
   );

@@ -1,6 +1,7 @@
-import { screen, within } from '@testing-library/react';
+import { act, screen, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { setServiceFilter } from '../../../lib/service-filter';
 import { errorGroupItem, errorsPage, installFakeApi } from '../../../testing/fake-api';
 import { renderWithProviders } from '../../../testing/render';
 import { ErrorGroups } from './ErrorGroups';
@@ -26,6 +27,9 @@ describe('ErrorGroups', () => {
     const table = await screen.findByRole('table', { name: 'Error groups' });
     expect(api.calls(ERRORS)[0]?.searchParams.get('time_window')).toBe('168');
     expect(api.calls(ERRORS)[0]?.searchParams.has('task_name')).toBe(false);
+    // No page filter: the groups of every service and environment.
+    expect(api.calls(ERRORS)[0]?.searchParams.has('service')).toBe(false);
+    expect(api.calls(ERRORS)[0]?.searchParams.has('environment')).toBe(false);
     expect(screen.getByRole('heading', { name: 'Problems · error groups · last 7 d (3)' })).toBeInTheDocument();
 
     const [first, second, third] = within(table).getAllByRole('row').slice(1);
@@ -51,6 +55,48 @@ describe('ErrorGroups', () => {
 
     await userEvent.click(within(first!).getByRole('link', { name: 'ValueError' }));
     expect(new URLSearchParams(window.location.search).get('group')).toBe('12');
+  });
+
+  it("asks for the page's service and environment, and keeps each scope's list apart", async () => {
+    window.history.replaceState(null, '', '/monitoring?service=billing&environment=prod');
+    const api = installFakeApi({
+      [ERRORS]: (url) =>
+        errorsPage([errorGroupItem({ id: 1, service: url.searchParams.get('service'), environment: url.searchParams.get('environment') })]),
+    });
+    const { queryClient } = renderWithProviders(<ErrorGroups />);
+    await screen.findByRole('table', { name: 'Error groups' });
+    expect(Object.fromEntries(api.calls(ERRORS)[0]!.searchParams)).toEqual({ time_window: '24', service: 'billing', environment: 'prod' });
+    expect(screen.queryByText(/not narrowed/)).toBeNull();
+
+    act(() => setServiceFilter({ service: 'shipping', environment: null }));
+    await vi.waitFor(() => expect(api.calls(ERRORS)).toHaveLength(2));
+    expect(Object.fromEntries(api.calls(ERRORS)[1]!.searchParams)).toEqual({ time_window: '24', service: 'shipping' });
+    const keys = queryClient.getQueryCache().findAll({ queryKey: ['errors', 'list'] }).map((query) => query.queryKey);
+    expect(keys).toEqual([
+      ['errors', 'list', 24, null, { service: 'billing', environment: 'prod' }],
+      ['errors', 'list', 24, null, { service: 'shipping', environment: null }],
+    ]);
+  });
+
+  it('shows the service beside a task name that two groups of different services share, and only there', async () => {
+    installFakeApi({
+      [ERRORS]: () =>
+        errorsPage([
+          errorGroupItem({ id: 1, task_name: 'send_email', service: 'billing', environment: 'prod' }),
+          errorGroupItem({ id: 2, task_name: 'send_email', service: 'shipping', environment: 'prod' }),
+          errorGroupItem({ id: 3, task_name: 'score_message', service: 'billing', environment: 'prod' }),
+          // A second error of the same task type: not a collision.
+          errorGroupItem({ id: 4, task_name: 'score_message', service: 'billing', environment: 'prod', error_type: 'KeyError' }),
+        ]),
+    });
+    renderWithProviders(<ErrorGroups />);
+    const table = await screen.findByRole('table', { name: 'Error groups' });
+    const rows = within(table).getAllByRole('row').slice(1);
+    const qualifier = (row: HTMLElement) => within(row).queryByTestId('task-type-qualifier')?.textContent ?? null;
+    expect(rows.map(qualifier)).toEqual(['billing', 'shipping', null, null]);
+    expect(within(rows[0]!).getByTitle('send_email (billing)')).toHaveTextContent('send_email billing');
+    // One environment for both: it would tell nothing, so it is not shown.
+    expect(within(table).queryByText(/prod/)).toBeNull();
   });
 
   it('renders a hostile message and error type as text, never as HTML', async () => {

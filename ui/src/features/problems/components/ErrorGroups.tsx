@@ -1,15 +1,17 @@
 import { Empty, LoadError, Loading } from '../../../components/QueryStatus';
 import { Sparkline } from '../../../components/Sparkline';
+import { TaskTypeName } from '../../../components/TaskTypeName';
 import type { ErrorGroupItem } from '../../../lib/api-types';
 import { formatCount, formatTime } from '../../../lib/format';
 import { useErrors } from '../../../lib/problem-queries';
+import { useServiceFilter } from '../../../lib/service-filter';
+import { taskTypeLabeler, type TaskTypeLabel } from '../../../lib/task-types';
 import { parseWindowHours, windowLabel } from '../../../lib/time-windows';
 import { hrefWithSearch, updateSearch, useSearch } from '../../../lib/url-state';
 import { openGroup } from '../group-url';
 import { GroupMarkers, GroupStateBadge, errorTypeOf } from './GroupBadges';
-import { UnfilteredNote } from './UnfilteredNote';
 
-function GroupRow({ group }: { group: ErrorGroupItem }) {
+function GroupRow({ group, label }: { group: ErrorGroupItem; label: TaskTypeLabel }) {
   const failures = group.buckets.map((b) => b.count);
   return (
     <tr data-group-id={group.id}>
@@ -30,8 +32,8 @@ function GroupRow({ group }: { group: ErrorGroupItem }) {
           {group.message ?? 'No message'}
         </div>
       </td>
-      <td className="cell-name" title={group.task_name}>
-        {group.task_name}
+      <td className="cell-name" title={label.text}>
+        <TaskTypeName label={label} />
       </td>
       <td className="num" data-testid="group-count">
         {formatCount(group.count)}
@@ -58,10 +60,13 @@ function GroupRow({ group }: { group: ErrorGroupItem }) {
   );
 }
 
-/** The error groups seen in the page's window, most recently seen first. */
+/**
+ * The error groups seen in the page's window and scope, most recently seen first. A group is one
+ * task type's: a name in several services is one row each, with its service.
+ */
 export function ErrorGroups() {
   const windowHours = parseWindowHours(useSearch().get('window'));
-  const errors = useErrors(windowHours);
+  const errors = useErrors(windowHours, useServiceFilter());
   const label = windowLabel(windowHours);
 
   let body;
@@ -69,7 +74,8 @@ export function ErrorGroups() {
   else if (errors.isError)
     body = <LoadError what="error groups" error={errors.error} onRetry={() => void errors.refetch()} />;
   else if (errors.data.groups.length === 0) body = <Empty>No failures in the last {label}.</Empty>;
-  else
+  else {
+    const labelOf = taskTypeLabeler(errors.data.groups);
     body = (
       <div className="table-scroll" aria-busy={errors.isFetching}>
         <table className="history-table groups-table" aria-label="Error groups">
@@ -90,12 +96,13 @@ export function ErrorGroups() {
           </thead>
           <tbody>
             {errors.data.groups.map((group) => (
-              <GroupRow key={group.id} group={group} />
+              <GroupRow key={group.id} group={group} label={labelOf(group)} />
             ))}
           </tbody>
         </table>
       </div>
     );
+  }
   const count = errors.data?.groups.length;
   return (
     <section className="panel" aria-labelledby="groups-title">
@@ -105,7 +112,6 @@ export function ErrorGroups() {
           {count ? ` (${count})` : ''}
         </h2>
       </header>
-      <UnfilteredNote />
       {body}
     </section>
   );

@@ -1,10 +1,12 @@
 import { Empty, LoadError, Loading } from '../../../components/QueryStatus';
 import { StatusBadge } from '../../../components/StatusBadge';
+import { TaskTypeName } from '../../../components/TaskTypeName';
 import type { StuckItem } from '../../../lib/api-types';
 import { formatDuration, formatTime } from '../../../lib/format';
 import { updateSearch } from '../../../lib/url-state';
 import { useStuck } from '../../../lib/problem-queries';
-import { UnfilteredNote } from './UnfilteredNote';
+import { useServiceFilter } from '../../../lib/service-filter';
+import { taskTypeLabeler, type TaskTypeLabel } from '../../../lib/task-types';
 
 const THRESHOLD_ORIGIN: Record<StuckItem['threshold_source'], string> = {
   configured: 'set by --stuck-threshold',
@@ -12,13 +14,18 @@ const THRESHOLD_ORIGIN: Record<StuckItem['threshold_source'], string> = {
   floor: 'the 5-minute floor',
 };
 
-function StuckRow({ run }: { run: StuckItem }) {
+function StuckRow({ run, label }: { run: StuckItem; label: TaskTypeLabel }) {
   const state = run.status === 'pending' ? 'pending' : 'running';
   return (
     <tr>
       <td>
-        <button type="button" className="link-button cell-name" onClick={() => updateSearch({ run: run.id })}>
-          {run.task_name}
+        <button
+          type="button"
+          className="link-button cell-name"
+          title={label.text}
+          onClick={() => updateSearch({ run: run.id })}
+        >
+          <TaskTypeName label={label} />
         </button>
         <div className="stuck-id">{run.task_id}</div>
       </td>
@@ -35,15 +42,17 @@ function StuckRow({ run }: { run: StuckItem }) {
   );
 }
 
+/** The stuck runs of the page's scope, oldest first; a name in several services shows its service. */
 export function StuckRuns() {
-  const stuck = useStuck();
+  const stuck = useStuck(useServiceFilter());
   let body;
   if (stuck.isPending) body = <Loading what="stuck runs" />;
   else if (stuck.isError)
     body = <LoadError what="stuck runs" error={stuck.error} onRetry={() => void stuck.refetch()} />;
   else if (stuck.data.runs.length === 0)
     body = <Empty>No stuck runs: every unfinished run is within its task type&apos;s threshold.</Empty>;
-  else
+  else {
+    const labelOf = taskTypeLabeler(stuck.data.runs);
     body = (
       <>
       {stuck.data.total > stuck.data.runs.length && (
@@ -51,7 +60,7 @@ export function StuckRuns() {
           The oldest {stuck.data.runs.length} of {stuck.data.total} stuck runs.
         </p>
       )}
-      <div className="table-scroll">
+      <div className="table-scroll" aria-busy={stuck.isFetching}>
       <table className="history-table" aria-label="Stuck runs">
         <thead>
           <tr>
@@ -63,13 +72,14 @@ export function StuckRuns() {
         </thead>
         <tbody>
           {stuck.data.runs.map((run) => (
-            <StuckRow key={run.id} run={run} />
+            <StuckRow key={run.id} run={run} label={labelOf(run)} />
           ))}
         </tbody>
       </table>
       </div>
       </>
     );
+  }
   const count = stuck.data?.total;
   return (
     <section className="panel" aria-labelledby="stuck-title">
@@ -78,7 +88,6 @@ export function StuckRuns() {
           Problems · stuck runs{count ? ` (${count})` : ''}
         </h2>
       </header>
-      <UnfilteredNote />
       {body}
     </section>
   );
